@@ -1,0 +1,104 @@
+"""Listing page → rows (title as shown, category, date, author, reads, post link) and the next page."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from lxml import etree
+
+from crawler.extract.dom import Document, ExtractionError, inline_text, raw_text
+from crawler.extract.values import DateValue, read_date
+from crawler.items import ListingRow
+from crawler.normalize import clean_text, parse_count, split_labelled, split_title
+from crawler.profile import SiteProfile
+
+
+@dataclass(slots=True)
+class ListingPage:
+    rows: list[ListingRow]
+    next_url: str | None
+
+
+def extract_listing(
+    doc: Document,
+    profile: SiteProfile,
+    *,
+    page: int,
+    now: datetime,
+    fetched_at: datetime | None = None,
+) -> ListingPage:
+    """Read every row of a listing page. Raises ExtractionError when the row selector finds nothing.
+
+    A field is read with the profile's selector when it names one and that selector matches; else by
+    its label inside the row (``등록일 2017-01-11``, ``조회수 11 READS``), so that a board whose markup
+    moves a field still yields it.
+    """
+    spec = profile.listing
+    row_elements = doc.select(spec.row)
+    if not row_elements:
+        raise ExtractionError(f"no listing rows matched {spec.row!r}")
+    post_id_pattern = re.compile(profile.post.id_from_url)
+    rows = [
+        _row(doc, el, profile, page, position, post_id_pattern, now, fetched_at)
+        for position, el in enumerate(row_elements, start=1)
+    ]
+    next_link = doc.first(spec.next_page)
+    return ListingPage(rows=rows, next_url=doc.absolute(next_link.get("href")) if next_link is not None else None)
+
+
+def _row(
+    doc: Document,
+    el: etree._Element,
+    profile: SiteProfile,
+    page: int,
+    position: int,
+    post_id_pattern: re.Pattern[str],
+    now: datetime,
+    fetched_at: datetime | None,
+) -> ListingRow:
+    spec = profile.listing
+    link = doc.first(spec.title_link, el)
+    title_raw = raw_text(link) or ""
+    parts = split_title(title_raw)
+    post_url = doc.absolute(link.get("href")) if link is not None else None
+    match = post_id_pattern.search(post_url or "")
+    labelled: dict[str, str] | None = None
+
+    def field(name: str) -> str | None:
+        nonlocal labelled
+        selector = spec.fields.get(name)
+        if selector:
+            value = raw_text(doc.first(selector, el))
+            if value:
+                return value
+        if labelled is None:
+            labelled = split_labelled(inline_text(el).replace(clean_text(title_raw), " ", 1))
+        return labelled.get(name)
+
+    published: DateValue = read_date(field("published"), now)
+    reads_raw = field("reads")
+    author_raw = field("author")
+    classes = (el.get("class") or "").split()
+    is_notice = "notice" in classes or (spec.notice is not None and doc.first(spec.notice, el) is not None)
+    return ListingRow(
+        page=page,
+        position=position,
+        page_url=doc.url,
+        title_raw=title_raw,
+        title=parts.title,
+        category=parts.category,
+        truncated=parts.truncated,
+        is_notice=is_notice,
+        post_url=post_url,
+        post_id=match.group(1) if match else None,
+        published=published.day,
+        published_at=published.moment,
+        published_raw=published.raw,
+        author=clean_text(author_raw) or None,
+        author_raw=author_raw,
+        reads=parse_count(reads_raw),
+        reads_raw=reads_raw,
+        fetched_at=fetched_at,
+    )

@@ -1,0 +1,39 @@
+"""Scrapy settings of the project (``scrapy.cfg`` points here). Per-site politeness is applied by the
+spider from its profile (crawler/politeness.py); the CLI sets the archive and the crawl's options."""
+
+from crawler.politeness import user_agent
+
+BOT_NAME = "policyboard"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+USER_AGENT = user_agent()
+ROBOTSTXT_OBEY = True
+DOWNLOAD_DELAY = 1.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+AUTOTHROTTLE_ENABLED = True
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+# 404 is an answer (a deleted post), not a fault to retry.
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+ITEM_PIPELINES = {
+    "pipelines.validate.ValidatePipeline": 100,
+    "pipelines.dedupe.DedupePipeline": 200,
+    "pipelines.store.ArchivePipeline": 900,
+}
+EXTENSIONS = {
+    "crawler.progress.Progress": 500,
+}
+LOG_LEVEL = "INFO"
+
+# Project settings (the CLI and `scrapy crawl -s` set them).
+ARCHIVE_ROOT = "data/archive"
+SITE_PROFILE = "seoulsolution"
+PROGRESS_INTERVAL = 60.0  # seconds between plain progress lines when not on a terminal
+PROGRESS_LIVE = False  # a live line on the terminal (set by the CLI when stderr is a TTY)

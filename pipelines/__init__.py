@@ -1,0 +1,1 @@
+"""Item pipelines: validate, deduplicate and store the records the spiders yield."""

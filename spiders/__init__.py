@@ -1,0 +1,1 @@
+"""Spiders: navigation only (which URL next, which extractor reads it)."""
