@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from archive import layout
-from archive.schema import DATASETS, PARTITIONING, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from archive.schema import DATASETS, PARTITIONING, ROW_ORDER, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 
 SnapshotArg = str | Sequence[str] | None
 
@@ -139,7 +139,8 @@ class Archive:
         columns: Sequence[str] | None = None,
     ) -> pa.Table:
         """The rows of ``dataset`` in the selected committed snapshots as an Arrow table
-        (``site``, ``snapshot_id`` first; ordered by site, snapshot id, then file row order)."""
+        (``site``, ``snapshot_id`` first; ordered by site, snapshot id, then the dataset's natural order
+        from ``schema.ROW_ORDER`` or else file row order)."""
         if dataset not in DATASETS:
             raise ValueError(f"unknown dataset {dataset!r}; datasets: {list(DATASETS)}")
         schema = pa.schema(list(PARTITIONING) + list(DATASETS[dataset]))
@@ -171,7 +172,12 @@ class Archive:
         for frag in dset.get_fragments():
             md = frag.physical_schema.metadata or {}
             _check_version(md.get(SCHEMA_VERSION_KEY), f"file {frag.path}")
-        return dset.to_table(columns=cols)  # fragments are returned in the order given
+        table = dset.to_table(columns=cols)  # fragments are returned in the order given
+        order = [c for c in ROW_ORDER.get(dataset, ()) if c in cols]
+        if order:
+            keys = ["site", "snapshot_id", *order]
+            table = table.sort_by([(k, "ascending") for k in keys])
+        return table
 
     def read(
         self,

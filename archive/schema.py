@@ -162,3 +162,7 @@ DATASETS: dict[str, pa.Schema] = {
     "failures": FAILURES,
     "runs": RUNS,
 }
+
+#: Natural row order within a snapshot, where the arrival order of records is not the page's order
+#: (a listing row whose post id waits for its post page is written late).
+ROW_ORDER: dict[str, tuple[str, ...]] = {"listing": ("page", "position")}

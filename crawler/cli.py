@@ -38,9 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--base-url", help="point the profile at another host, e.g. the replica")
     crawl.add_argument("--archive", default=DEFAULT_ARCHIVE, help=f"archive root (default {DEFAULT_ARCHIVE})")
     crawl.add_argument("--max-pages", type=int, default=0, help="follow at most N listing pages (0: all)")
-    crawl.add_argument("--at", help="logical time of the crawl (ISO 8601; default now): snapshot id and 'today'")
+    crawl.add_argument(
+        "--at", help="logical time of the crawl (ISO 8601; default now): snapshot id and 'today'"
+    )
     crawl.add_argument("--contact", help="contact put in the User-Agent (or set CRAWLER_CONTACT)")
-    crawl.add_argument("--log-level", default=None, help="Scrapy log level (default INFO, WARNING on a terminal)")
+    crawl.add_argument(
+        "--log-level", default=None, help="Scrapy log level (default INFO, WARNING on a terminal)"
+    )
     crawl.set_defaults(func=cmd_crawl)
 
     replica = sub.add_parser("replica", help="serve the local replica of the Seoul Solution board")
@@ -50,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     replica.set_defaults(func=cmd_replica)
 
     demo = sub.add_parser("demo", help="crawl the replica day by day into an archive and summarise it")
-    demo.add_argument("--days", type=int, default=3, help="replica days to crawl, one snapshot each (default 3)")
+    demo.add_argument(
+        "--days", type=int, default=3, help="replica days to crawl, one snapshot each (default 3)"
+    )
     demo.add_argument("--archive", default=DEFAULT_ARCHIVE, help=f"archive root (default {DEFAULT_ARCHIVE})")
     demo.add_argument("--posts", type=int, default=320, help="posts on the replica's first day (default 320)")
     demo.set_defaults(func=cmd_demo)
@@ -112,7 +118,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         },
         priority="cmdline",
     )
-    print(f"Crawling {profile.name} at {profile.base_url} into {root} (snapshot {snapshot_id})", file=sys.stderr)
+    print(
+        f"Crawling {profile.name} at {profile.base_url} into {root} (snapshot {snapshot_id})", file=sys.stderr
+    )
     started = time.monotonic()
     process = CrawlerProcess(settings)
     process.crawl(BoardSpider, profile=args.profile)
@@ -120,13 +128,15 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     seconds = time.monotonic() - started
 
     if not _committed(root, profile.name, snapshot_id):
-        print(f"crawler: the crawl did not complete; snapshot {snapshot_id} was not committed", file=sys.stderr)
+        print(
+            f"crawler: the crawl did not complete; snapshot {snapshot_id} was not committed", file=sys.stderr
+        )
         return EXIT_FAILED
     run = archive.open(root).runs(snapshot=snapshot_id, site=profile.name).iloc[0]
     print(
-        f"Snapshot {snapshot_id} committed: {run['listing_pages']} listing pages, {run['listing_rows']} rows, "
-        f"{run['posts']} posts, {run['partners']} partners, {run['blocks']} blocks, "
-        f"{run['failures']} failures, {run['requests']} requests in {seconds:.1f} s"
+        f"Snapshot {snapshot_id} committed: {run['listing_pages']} listing pages, "
+        f"{run['listing_rows']} rows, {run['posts']} posts, {run['partners']} partners, "
+        f"{run['blocks']} blocks, {run['failures']} failures, {run['requests']} requests in {seconds:.1f} s"
     )
     return EXIT_OK
 
@@ -187,7 +197,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def summary_table(arch, site: str) -> str:
     runs = arch.runs(site=site)
-    columns = ["snapshot_id", "listing_pages", "listing_rows", "posts", "partners", "blocks", "failures", "requests"]
+    columns = [
+        "snapshot_id",
+        "listing_pages",
+        "listing_rows",
+        "posts",
+        "partners",
+        "blocks",
+        "failures",
+        "requests",
+    ]
     table = runs[columns].copy()
     table["seconds"] = runs["duration_s"].round(1)
     return f"Archive {arch.root}: {len(table)} snapshot(s) of {site}\n" + table.to_string(index=False)

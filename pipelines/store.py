@@ -59,7 +59,9 @@ class ArchivePipeline:
         self._record(_url_of(item, response), "validate", str(exception))
 
     def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
-        self._record(_url_of(item, response), "store", f"{failure.type.__name__}: {failure.getErrorMessage()}")
+        self._record(
+            _url_of(item, response), "store", f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        )
 
     def spider_error(self, failure: Any, response: Any, spider: Any) -> None:
         self._record(response.url, "extract", f"{failure.type.__name__}: {failure.getErrorMessage()}")

@@ -82,7 +82,9 @@ class BoardSpider(scrapy.Spider):
         # Settings may still change in from_crawler (Scrapy >= 2.11): politeness follows the target.
         settings.setdict(politeness_settings(spider.profile, contact), priority="spider")
         if not spider.profile.is_loopback and not contact_of(contact):
-            logger.warning("No contact configured: set --contact or CRAWLER_CONTACT before crawling a real site")
+            logger.warning(
+                "No contact configured: set --contact or CRAWLER_CONTACT before crawling a real site"
+            )
         spider._post_link = re.compile(spider.profile.post.link_pattern)
         return spider
 
@@ -93,7 +95,11 @@ class BoardSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Request]:
         p = self.profile
         yield Request(
-            p.url(p.listing.start), callback=self.parse_listing, errback=self.failed, cb_kwargs={"page": 1}, priority=10
+            p.url(p.listing.start),
+            callback=self.parse_listing,
+            errback=self.failed,
+            cb_kwargs={"page": 1},
+            priority=10,
         )
         pages: dict[str, set[str]] = {}
         if p.partners:
@@ -101,7 +107,9 @@ class BoardSpider(scrapy.Spider):
         if p.blocks:
             pages.setdefault(p.blocks.page, set()).add("blocks")
         for path, wanted in pages.items():
-            yield Request(p.url(path), callback=self.parse_front, errback=self.failed, cb_kwargs={"wanted": wanted})
+            yield Request(
+                p.url(path), callback=self.parse_front, errback=self.failed, cb_kwargs={"wanted": wanted}
+            )
 
     # -- callbacks -------------------------------------------------------------------------------
 
@@ -144,7 +152,12 @@ class BoardSpider(scrapy.Spider):
         try:
             doc = self._document(response)
             post = extract_post(
-                doc, self.profile, now=self.now, listing=listing, http_status=response.status, fetched_at=_now()
+                doc,
+                self.profile,
+                now=self.now,
+                listing=listing,
+                http_status=response.status,
+                fetched_at=_now(),
             )
         except ExtractionError as exc:
             yield self._failure(response.url, "extract", str(exc), response.status)
@@ -199,7 +212,9 @@ class BoardSpider(scrapy.Spider):
             status = failure.value.response.status
             yield self._failure(request.url, "http", f"HTTP {status}", status)
         else:
-            yield self._failure(request.url, "download", f"{failure.type.__name__}: {failure.getErrorMessage()}")
+            yield self._failure(
+                request.url, "download", f"{failure.type.__name__}: {failure.getErrorMessage()}"
+            )
         kwargs = request.cb_kwargs
         if "partners" in kwargs:  # the partner stands, its logo is unknown this time
             yield from kwargs["partners"]

@@ -49,3 +49,25 @@ def day1_archive(replica_day1: str, tmp_path_factory: pytest.TempPathFactory) ->
     result = run_crawl(replica_day1, root, "--at", DAY1_AT)
     assert result.returncode == 0, result.stderr[-3000:]
     return root
+
+
+@dataclass
+class Demo:
+    archive: Path
+    stdout: str
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """``crawler demo --days 3`` into a fresh archive, as ``make demo`` runs it."""
+    root = tmp_path_factory.mktemp("demo") / "archive"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "crawler", "demo", "--days", "3", "--archive", str(root)]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return Demo(root, proc.stdout)
+
+
+@pytest.fixture(scope="session")
+def demo_archive(demo: Demo) -> Path:
+    return demo.archive

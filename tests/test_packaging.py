@@ -38,7 +38,9 @@ def test_console_script_and_module_entry_point() -> None:
     module = subprocess.run([sys.executable, "-m", "crawler", "--version"], capture_output=True, text=True)
     assert module.returncode == 0
     assert module.stdout.strip() == "crawler 0.1.0"
-    script = subprocess.run([str(REPO / ".venv" / "bin" / "crawler"), "--version"], capture_output=True, text=True)
+    script = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "crawler"), "--version"], capture_output=True, text=True
+    )
     assert script.stdout.strip() == "crawler 0.1.0"
 
 

@@ -42,7 +42,7 @@ def test_user_agent_without_contact_still_names_the_project(monkeypatch: pytest.
 
 
 def test_unknown_profile_and_bad_base_url_are_clear_errors(tmp_path) -> None:
-    with pytest.raises(ProfileError, match="no site profile 'nowhere'.*seoulsolution"):
+    with pytest.raises(ProfileError, match=r"no site profile 'nowhere'.*seoulsolution"):
         load_profile("nowhere")
     with pytest.raises(ProfileError, match="absolute http"):
         load_profile("seoulsolution").with_base_url("ftp://example")

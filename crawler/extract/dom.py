@@ -20,8 +20,42 @@ from crawler.normalize import clean_text, decode_page
 
 #: Elements that start a new paragraph when an element's text is read.
 BLOCK_TAGS = frozenset(
-    "address article aside blockquote dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 header "
-    "hr li main nav ol p pre section table tbody thead tfoot tr td th ul".split()
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "td",
+        "th",
+        "ul",
+    ]
 )
 SKIP_TAGS = frozenset(("script", "style", "noscript", "template"))
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
@@ -136,7 +170,9 @@ def clean_html(el: etree._Element | None, base_url: str) -> str:
         for name in [a for a in node.attrib if a not in KEEP_ATTRS]:
             del node.attrib[name]
     copy.make_links_absolute(base_url, resolve_base_href=False)
-    inner = html.escape(copy.text or "", quote=False) + "".join(lxml.html.tostring(c, encoding="unicode") for c in copy)
+    inner = html.escape(copy.text or "", quote=False) + "".join(
+        lxml.html.tostring(c, encoding="unicode") for c in copy
+    )
     return inner.strip()
 
 

@@ -45,7 +45,9 @@ def extract_listing(
         for position, el in enumerate(row_elements, start=1)
     ]
     next_link = doc.first(spec.next_page)
-    return ListingPage(rows=rows, next_url=doc.absolute(next_link.get("href")) if next_link is not None else None)
+    return ListingPage(
+        rows=rows, next_url=doc.absolute(next_link.get("href")) if next_link is not None else None
+    )
 
 
 def _row(

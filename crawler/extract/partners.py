@@ -10,7 +10,9 @@ from crawler.normalize import partner_name
 from crawler.profile import SiteProfile
 
 
-def extract_partners(doc: Document, profile: SiteProfile, *, fetched_at: datetime | None = None) -> list[Partner]:
+def extract_partners(
+    doc: Document, profile: SiteProfile, *, fetched_at: datetime | None = None
+) -> list[Partner]:
     """Every logo of every partner section of the profile, in page order. Items with neither a logo
     nor a link (a caption inside the carousel) are not partners."""
     if profile.partners is None:
@@ -23,7 +25,9 @@ def extract_partners(doc: Document, profile: SiteProfile, *, fetched_at: datetim
             link = next((a for a in item.iter("a") if a.get("href")), None)
             if img is None and link is None:
                 continue
-            alt = (img.get("alt") if img is not None else None) or (link.get("title") if link is not None else None)
+            alt = (img.get("alt") if img is not None else None) or (
+                link.get("title") if link is not None else None
+            )
             alt = alt if alt and alt.strip() else inline_text(item)
             name = partner_name(alt)
             if not name:

@@ -11,7 +11,14 @@ from datetime import datetime
 from crawler.extract.dom import Document, ExtractionError, block_text, clean_html, inline_text, raw_text
 from crawler.extract.values import read_date
 from crawler.items import Attachment, Image, ListingRow, Post
-from crawler.normalize import clean_text, detect_lang, parse_count, reconcile_title, split_labelled, split_title
+from crawler.normalize import (
+    clean_text,
+    detect_lang,
+    parse_count,
+    reconcile_title,
+    split_labelled,
+    split_title,
+)
 from crawler.profile import SiteProfile
 
 _LENGTH = re.compile(r"length=(\d+)")
