@@ -39,6 +39,7 @@ class PostProfile:
     title: str
     body: str
     meta: str | None = None
+    category: str | None = None
     id_from_shortlink: str | None = None
     attachments: str | None = None
     source_link_words: tuple[str, ...] = ()

@@ -121,34 +121,33 @@ def raw_text(el: etree._Element | None) -> str | None:
 
 
 def block_text(el: etree._Element | None) -> str:
-    """An element's text with paragraph breaks kept at block elements and ``<br>``."""
+    """An element's text with paragraph breaks kept at block elements (``<br>`` is a line break,
+    which ``clean_text`` folds into the paragraph)."""
     if el is None:
         return ""
     parts: list[str] = []
-    skipping = 0
-    for event, node in etree.iterwalk(el, events=("start", "end")):
-        tag = node.tag if isinstance(node.tag, str) else None
-        if event == "start":
-            if tag in SKIP_TAGS:
-                skipping += 1
-            if skipping:
-                continue
-            if tag in BLOCK_TAGS:
-                parts.append("\n\n")
-            elif tag == "br":
-                parts.append("\n")
-            if tag and node.text:
-                parts.append(node.text)
-        else:
-            if tag in SKIP_TAGS:
-                skipping -= 1
-            if skipping:
-                continue
-            if tag in BLOCK_TAGS:
-                parts.append("\n\n")
-            if node is not el and node.tail:
-                parts.append(node.tail)
+    _collect(el, parts)
     return clean_text("".join(parts), keep_paragraphs=True)
+
+
+def _collect(node: etree._Element, parts: list[str]) -> None:
+    # Plain recursion: libxml2 caps HTML nesting at 256 levels, well inside Python's limit.
+    if node.text and isinstance(node.tag, str):
+        parts.append(node.text)
+    for child in node:
+        tag = child.tag if isinstance(child.tag, str) else None
+        if tag in SKIP_TAGS or tag is None:
+            pass  # scripts, styles, comments: their text is not content, their tail is
+        elif tag == "br":
+            parts.append("\n")
+        elif tag in BLOCK_TAGS:
+            parts.append("\n\n")
+            _collect(child, parts)
+            parts.append("\n\n")
+        else:
+            _collect(child, parts)
+        if child.tail:
+            parts.append(child.tail)
 
 
 #: Attributes kept in cleaned HTML: structure and links survive, scripts, styles and tracking do not.

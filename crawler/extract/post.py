@@ -42,7 +42,11 @@ def extract_post(
         raise ExtractionError(f"no post title matched {spec.title!r}")
     shown = split_title(title_raw)  # a post title may itself carry a [category] prefix
     title = shown.title
-    category = shown.category or (listing.category if listing else None)
+    category = (
+        (inline_text(doc.first(spec.category)) if spec.category else None)
+        or shown.category
+        or (listing.category if listing else None)
+    )
 
     meta = split_labelled(inline_text(doc.first(spec.meta))) if spec.meta else {}
     published = read_date(meta.get("published"), now)
