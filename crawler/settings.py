@@ -20,7 +20,9 @@ RETRY_TIMES = 3
 # 404 is an answer (a deleted post), not a fault to retry.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 COOKIES_ENABLED = False
+# A crawl listens on no port: neither the telnet console nor Scrapy 2.19's remote-control server.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 
 ITEM_PIPELINES = {
     "pipelines.validate.ValidatePipeline": 100,
