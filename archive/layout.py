@@ -1,6 +1,6 @@
-"""Where things live in an archive, the names that become directories, and small durable-I/O helpers.
+"""Where things live in an archive, the names that become paths, and small durable-I/O helpers.
 
-Every name validated here ends up as a directory name (``site=<site>``, ``snapshot_id=<id>``), so
+Every name validated here ends up in a path (``site=<site>``, ``<snapshot_id>-<seq>.parquet``), so
 anything outside the documented alphabet is refused instead of being escaped.
 """
 
@@ -16,12 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SNAPSHOTS_DIR = "_snapshots"  # committed manifests: the only source of truth for "what is committed"
+CATALOG_DIR = "_catalog"  # one catalog per site: the readers' source of truth for "what is committed"
+SNAPSHOTS_DIR = "_snapshots"  # immutable per-snapshot manifests (v1: the source of truth)
 STAGING_DIR = "_staging"  # snapshots being written; the leading underscore hides it from hive readers
 COMMIT_FILE = "COMMIT.json"  # commit intent inside a staging dir: once present, the commit rolls forward
 ORPHANS_DIR = "orphans"
-LOCK_FILE = ".lock"
-PART_FILE = "part-00000.parquet"
+LOCK_FILE = ".lock"  # short per-site lock: commits, compaction, recovery
+CRAWL_LOCK_FILE = "crawl.lock"  # per-site lock held for a whole crawl run
+STAGE_DB = "stage.sqlite"  # the staged records of a snapshot being crawled
+FILES_DIR = "files"  # Parquet files of a snapshot being committed, inside its staging dir
+COMPACT_DIR = "compact"  # a compaction in progress: _staging/<site>/compact/
+COMPACT_FILE = "COMPACT.json"  # compaction intent: once present, the compaction rolls forward
+PART_FILE = "part-00000.parquet"  # v1: the one file of a dataset's snapshot partition
 INPROGRESS_SUFFIX = ".inprogress"  # a file still being written: never carries a ``.parquet`` name
 
 SNAPSHOT_ID_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -76,8 +82,24 @@ def is_snapshot_id(name: str) -> bool:
     return True
 
 
+def site_dir(root: Path, dataset: str, site: str) -> Path:
+    """v2: the hive partition dir that holds every file of ``dataset`` for ``site``."""
+    return root / dataset / f"site={site}"
+
+
+def data_file_name(snapshot_id: str, seq: int) -> str:
+    """v2 file name: ``<snapshot_id>-<seq>.parquet``. A commit writes seq 0; a compaction names its
+    output after the first snapshot it holds and its own (unique, increasing) generation number."""
+    return f"{snapshot_id}-{seq:05d}.parquet"
+
+
 def partition_dir(root: Path, dataset: str, site: str, snapshot_id: str) -> Path:
+    """v1: the partition dir of one dataset of one snapshot."""
     return root / dataset / f"site={site}" / f"snapshot_id={snapshot_id}"
+
+
+def catalog_path(root: Path, site: str) -> Path:
+    return root / CATALOG_DIR / f"{site}.json"
 
 
 def staging_dir(root: Path, site: str, snapshot_id: str) -> Path:
@@ -108,10 +130,10 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_json(path: Path, content: dict[str, Any]) -> None:
+def atomic_write_json(path: Path, content: dict[str, Any], *, indent: int | None = 2) -> None:
     """Write ``path`` so that a crash leaves either the old file (or none) or the complete new one."""
     tmp = path.with_name(f".{path.name}.tmp")
-    data = json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False).encode()
+    data = json.dumps(content, indent=indent, sort_keys=True, ensure_ascii=False).encode()
     with tmp.open("wb") as f:
         f.write(data)
         f.flush()
@@ -127,8 +149,9 @@ def read_json(path: Path) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def site_lock(root: Path, site: str) -> Iterator[None]:
-    """Exclusive per-site lock held while publishing or recovering, so that two processes never move
-    the same partition dirs at once. ``flock`` is released by the kernel if the holder dies."""
+    """Exclusive per-site lock held while publishing, compacting or recovering, so that two processes
+    never move the same files or replace the same catalog at once. ``flock`` is released by the kernel
+    if the holder dies. Not re-entrant: a process must not take it twice."""
     d = root / STAGING_DIR / site
     d.mkdir(parents=True, exist_ok=True)
     fd = os.open(d / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)

@@ -2,7 +2,16 @@
 
 An inferred schema turns an all-null column into type ``null`` and then refuses the next batch, and
 ``Table.from_pylist`` drops keys it has not seen: every dataset is written with the schema below.
-``site`` and ``snapshot_id`` are hive partition columns (directory names), not file columns.
+
+Schema version 2 (see docs/archive-format.md):
+
+- files are hive-partitioned by ``site`` only; ``snapshot_id`` is a string column inside every file
+  (its first column), so that compaction can merge many snapshots into one file;
+- a post's content is stored once per distinct version (``post_versions``, keyed by post id and
+  content hash) and every snapshot keeps a thin observation of each post (``post_obs``).
+
+The v1 schemas (``V1_*``) stay here: the reader reads v1 archives, and compaction migrates them. The
+crawler's records still arrive in the v1 shapes (plus ``post_seen``): see ``STAGE_DATASETS``.
 """
 
 from __future__ import annotations
@@ -10,7 +19,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 #: Bumped whenever a column is added, removed or retyped; readers accept every version up to theirs.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Key written into every Parquet file's metadata and every snapshot manifest.
 SCHEMA_VERSION_KEY = b"archive_schema_version"
@@ -32,9 +41,16 @@ IMAGE = pa.struct([pa.field("src", pa.string()), pa.field("alt", pa.string())])
 ATTACHMENTS = pa.list_(pa.field("element", ATTACHMENT))
 IMAGES = pa.list_(pa.field("element", IMAGE))
 
-PARTITIONING = pa.schema([pa.field("site", pa.string()), pa.field("snapshot_id", pa.string())])
+#: v2: the only hive partition column (a directory name), never a column inside the files.
+PARTITIONING = pa.schema([pa.field("site", pa.string())])
+#: v1 archives were partitioned by site and snapshot id.
+V1_PARTITIONING = pa.schema([pa.field("site", pa.string()), pa.field("snapshot_id", pa.string())])
 
-LISTING = pa.schema(
+SNAPSHOT_ID = pa.field("snapshot_id", pa.string(), nullable=False)
+
+# -- schema version 1 (also the shapes in which the crawler's records arrive) -----------------------
+
+V1_LISTING = pa.schema(
     [
         pa.field("page", pa.int32(), nullable=False),
         pa.field("position", pa.int32(), nullable=False),
@@ -57,7 +73,7 @@ LISTING = pa.schema(
     ]
 )
 
-POSTS = pa.schema(
+V1_POSTS = pa.schema(
     [
         pa.field("post_id", pa.string(), nullable=False),
         pa.field("url", pa.string(), nullable=False),
@@ -88,7 +104,7 @@ POSTS = pa.schema(
     ]
 )
 
-PARTNERS = pa.schema(
+V1_PARTNERS = pa.schema(
     [
         pa.field("section", pa.string(), nullable=False),
         pa.field("position", pa.int32(), nullable=False),
@@ -104,7 +120,7 @@ PARTNERS = pa.schema(
     ]
 )
 
-BLOCKS = pa.schema(
+V1_BLOCKS = pa.schema(
     [
         pa.field("block_id", pa.string(), nullable=False),
         pa.field("position", pa.int32(), nullable=False),
@@ -116,7 +132,7 @@ BLOCKS = pa.schema(
     ]
 )
 
-FAILURES = pa.schema(
+V1_FAILURES = pa.schema(
     [
         pa.field("url", pa.string(), nullable=False),
         pa.field("stage", pa.string(), nullable=False),
@@ -127,7 +143,7 @@ FAILURES = pa.schema(
     ]
 )
 
-RUNS = pa.schema(
+V1_RUNS = pa.schema(
     [
         pa.field("profile", pa.string()),
         pa.field("base_url", pa.string()),
@@ -153,10 +169,96 @@ RUNS = pa.schema(
     ]
 )
 
-#: Every dataset of a snapshot, in the order a commit publishes them (``runs`` last: it marks completion).
+
+V1_DATASETS: dict[str, pa.Schema] = {
+    "listing": V1_LISTING,
+    "posts": V1_POSTS,
+    "partners": V1_PARTNERS,
+    "blocks": V1_BLOCKS,
+    "failures": V1_FAILURES,
+    "runs": V1_RUNS,
+}
+
+# -- schema version 2: what is stored ------------------------------------------------------------
+
+
+def _with_snapshot_id(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([SNAPSHOT_ID, *schema])
+
+
+#: Columns of a post that make up one *version* (stored once per distinct ``(post_id, content_hash)``).
+VERSION_COLUMNS: tuple[str, ...] = (
+    "title",
+    "title_raw",
+    "lang",
+    "category",
+    "published",
+    "published_at",
+    "published_raw",
+    "author",
+    "author_raw",
+    "body_text",
+    "body_html",
+    "attachments",
+    "images",
+    "source_url",
+    "source_text",
+)
+
+LISTING = _with_snapshot_id(V1_LISTING)
+
+POST_VERSIONS = pa.schema(
+    [
+        SNAPSHOT_ID,  # the snapshot that wrote the version: always equal to first_seen
+        pa.field("post_id", pa.string(), nullable=False),
+        pa.field("content_hash", pa.string(), nullable=False),
+        *(V1_POSTS.field(name) for name in VERSION_COLUMNS),
+        pa.field("first_seen", pa.string(), nullable=False),
+    ]
+)
+
+POST_OBS = pa.schema(
+    [
+        SNAPSHOT_ID,
+        pa.field("post_id", pa.string(), nullable=False),
+        pa.field("content_hash", pa.string(), nullable=False),
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("requested_url", pa.string()),
+        pa.field("listing_title", pa.string()),
+        pa.field("title_matches_listing", pa.bool_()),
+        pa.field("reads", pa.int64()),
+        pa.field("reads_raw", pa.string()),
+        pa.field("http_status", pa.int32()),
+        pa.field("fetch", pa.string(), nullable=False),  # fetched | not_modified | skipped
+        pa.field("etag", pa.string()),
+        pa.field("last_modified", pa.string()),
+        pa.field("fetched_at", TIMESTAMP),  # the last real download of this version
+        pa.field("encoding", pa.string()),
+    ]
+)
+
+PARTNERS = _with_snapshot_id(V1_PARTNERS)
+BLOCKS = _with_snapshot_id(V1_BLOCKS)
+FAILURES = _with_snapshot_id(V1_FAILURES)
+
+RUNS = pa.schema(
+    [
+        SNAPSHOT_ID,
+        *V1_RUNS,
+        pa.field("posts_fetched", pa.int64()),
+        pa.field("posts_not_modified", pa.int64()),
+        pa.field("posts_skipped", pa.int64()),
+        pa.field("resumes", pa.int64()),
+        pa.field("monitors", pa.string()),  # JSON: the monitors' results
+        pa.field("report", pa.string()),  # JSON: the run report
+    ]
+)
+
+#: Every stored dataset, in the order a commit publishes them (``runs`` last: it marks completion).
 DATASETS: dict[str, pa.Schema] = {
     "listing": LISTING,
-    "posts": POSTS,
+    "post_versions": POST_VERSIONS,
+    "post_obs": POST_OBS,
     "partners": PARTNERS,
     "blocks": BLOCKS,
     "failures": FAILURES,
@@ -164,5 +266,55 @@ DATASETS: dict[str, pa.Schema] = {
 }
 
 #: Natural row order within a snapshot, where the arrival order of records is not the page's order
-#: (a listing row whose post id waits for its post page is written late).
+#: (a listing row whose post id waits for its post page is staged again late).
 ROW_ORDER: dict[str, tuple[str, ...]] = {"listing": ("page", "position")}
+
+#: Values of ``post_obs.fetch``.
+FETCH_VALUES = ("fetched", "not_modified", "skipped")
+
+# -- what SnapshotWriter.stage() accepts -----------------------------------------------------------
+
+#: A post page as the crawler read it: the v1 post columns plus the response's validators.
+POSTS = pa.schema(
+    [
+        *(f for f in V1_POSTS if f.name != "fetched_at"),
+        pa.field("etag", pa.string()),
+        pa.field("last_modified", pa.string()),
+        V1_POSTS.field("fetched_at"),
+    ]
+)
+
+#: A listed post this run did not download (``not_modified``: the server answered 304;
+#: ``skipped``: fetched recently enough). Its version and listing fields carry over at commit.
+POST_SEEN = pa.schema(
+    [
+        pa.field("post_id", pa.string(), nullable=False),
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("fetch", pa.string(), nullable=False),  # not_modified | skipped
+        pa.field("http_status", pa.int32()),
+        pa.field("etag", pa.string()),
+        pa.field("last_modified", pa.string()),
+    ]
+)
+
+STAGE_DATASETS: dict[str, pa.Schema] = {
+    "listing": V1_LISTING,
+    "posts": POSTS,
+    "post_seen": POST_SEEN,
+    "partners": V1_PARTNERS,
+    "blocks": V1_BLOCKS,
+    "failures": V1_FAILURES,
+}
+
+#: The key of each staged dataset: staging a row with the key of an earlier one replaces it.
+STAGE_KEYS: dict[str, tuple[str, ...]] = {
+    "listing": ("page", "position"),
+    "posts": ("post_id",),
+    "post_seen": ("post_id",),
+    "partners": ("section", "position"),
+    "blocks": ("block_id",),
+    "failures": ("url", "stage"),
+}
+
+#: What ``Archive.posts()`` returns after ``site``: the v1 post columns, then how this snapshot got it.
+POSTS_VIEW = pa.schema([SNAPSHOT_ID, *V1_POSTS, POST_OBS.field("fetch")])

@@ -1,4 +1,5 @@
-"""The archive's format: real Parquet files written by SnapshotWriter and read back by every reader."""
+"""The archive's format (schema v2): real Parquet files committed by SnapshotWriter and read back by every
+reader — our API, pandas, pyarrow and DuckDB."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 
 import archive
 from archive import layout
-from archive.schema import DATASETS, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from archive.schema import DATASETS, POSTS_VIEW, SCHEMA_VERSION, SCHEMA_VERSION_KEY, STAGE_DATASETS
 
 KST = timezone(timedelta(hours=9))
 S1, S2, S3 = "20261101T000000Z", "20261102T000000Z", "20261103T000000Z"
@@ -163,8 +164,17 @@ def expected_value(v: Any) -> Any:
     return v
 
 
+def output_fields(dataset: str) -> list[pa.Field]:
+    """The columns archive.open() returns after site and snapshot_id."""
+    schema = POSTS_VIEW if dataset == "posts" else DATASETS[dataset]
+    return [f for f in schema if f.name != "snapshot_id"]
+
+
 def assert_row(df: pd.DataFrame, i: int, dataset: str, given: dict[str, Any]) -> None:
-    for field in DATASETS[dataset]:
+    for field in output_fields(dataset):
+        if field.name not in given and dataset == "posts" and field.name == "fetch":
+            assert df["fetch"].iloc[i] == "fetched"
+            continue
         actual = df[field.name].iloc[i]
         want = given.get(field.name)
         if pa.types.is_list(field.type):
@@ -233,22 +243,47 @@ def test_site_names(tmp_path: Path) -> None:
 
 def test_round_trip_every_dataset_and_type(tmp_path: Path) -> None:
     w = write_snapshot(tmp_path, "kr", S1, {name: [FULL[name], SPARSE[name]] for name in FULL})
-    assert w.counts == {"listing": 2, "posts": 2, "partners": 2, "blocks": 2, "failures": 2, "runs": 1}
+    assert w.counts == {"listing": 2, "posts": 2, "post_seen": 0, "partners": 2, "blocks": 2, "failures": 2}
     a = archive.open(tmp_path)
+    # a post staged without a content hash gets one from the archive (its versions need a key)
+    sparse_post = {**SPARSE["posts"], "content_hash": a.posts()["content_hash"].iloc[1]}
+    assert sparse_post["content_hash"].startswith("archive-sha256:")
     for name in FULL:
         df = a.read(name)
-        assert list(df.columns) == ["site", "snapshot_id", *DATASETS[name].names]
+        assert list(df.columns) == ["site", "snapshot_id", *(f.name for f in output_fields(name))]
         assert len(df) == 2
         assert df["site"].tolist() == ["kr", "kr"] and df["snapshot_id"].tolist() == [S1, S1]
         assert df["site"].dtype == "string" and not isinstance(df["site"].dtype, pd.CategoricalDtype)
-        for field in DATASETS[name]:
+        assert df["snapshot_id"].dtype == "string"
+        for field in output_fields(name):
             want = "object" if pa.types.is_list(field.type) else EXPECTED_DTYPES[field.type]
             assert str(df[field.name].dtype) == want, (name, field.name)
         assert_row(df, 0, name, FULL[name])
-        assert_row(df, 1, name, SPARSE[name])
+        assert_row(df, 1, name, sparse_post if name == "posts" else SPARSE[name])
     runs = a.runs()
     assert len(runs) == 1
-    assert_row(runs, 0, "runs", {**RUN, "schema_version": SCHEMA_VERSION})
+    assert_row(
+        runs,
+        0,
+        "runs",
+        # what the writer fills in when the run row leaves it out
+        {
+            **RUN,
+            "schema_version": SCHEMA_VERSION,
+            "posts_fetched": 2,
+            "posts_not_modified": 0,
+            "posts_skipped": 0,
+            "resumes": 0,
+        },
+    )
+    # the stored v2 datasets behind posts: one version per post, one observation per post
+    obs = a.post_obs()
+    assert obs["post_id"].tolist() == ["1234", "9"] and obs["fetch"].tolist() == ["fetched"] * 2
+    assert obs["url"].tolist() == [FULL["posts"]["url"], SPARSE["posts"]["url"]]
+    versions = a.post_versions()
+    assert versions["post_id"].tolist() == ["1234", "9"]
+    assert versions["first_seen"].tolist() == [S1, S1] and versions["last_seen"].tolist() == [S1, S1]
+    assert versions["body_text"].iloc[0] == FULL["posts"]["body_text"]
     # Korean text, the int64 beyond 2**32 inside a struct, and the KST -> UTC conversion, spelled out
     posts = a.posts()
     assert posts["attachments"].iloc[0][0] == {
@@ -262,10 +297,14 @@ def test_round_trip_every_dataset_and_type(tmp_path: Path) -> None:
     assert a.listing()["title"].iloc[0] == "2026년 스마트도시 정책 브리핑"
 
 
+def data_file(root: Path, dataset: str, site: str, sid: str) -> Path:
+    return layout.site_dir(root, dataset, site) / layout.data_file_name(sid, 0)
+
+
 def test_all_null_column_keeps_its_type(tmp_path: Path) -> None:
     rows = [{"page": 1, "position": i, "page_url": "p", "reads": None} for i in range(3)]
     write_snapshot(tmp_path, "kr", S1, {"listing": rows}, batch_rows=2)
-    path = layout.partition_dir(tmp_path, "listing", "kr", S1) / layout.PART_FILE
+    path = data_file(tmp_path, "listing", "kr", S1)
     file_schema = pq.read_schema(path)
     assert file_schema.field("reads").type == pa.int64()
     assert file_schema.field("published").type == pa.date32()
@@ -277,9 +316,10 @@ def test_all_null_column_keeps_its_type(tmp_path: Path) -> None:
 def test_empty_datasets_have_typed_files(tmp_path: Path) -> None:
     write_snapshot(tmp_path, "kr", S1, {"listing": listing_rows(2)})
     for name in DATASETS:
-        files = list(layout.partition_dir(tmp_path, name, "kr", S1).iterdir())
-        assert [f.name for f in files] == [layout.PART_FILE]
+        files = list(layout.site_dir(tmp_path, name, "kr").iterdir())
+        assert [f.name for f in files] == [f"{S1}-00000.parquet"]
         assert pq.read_schema(files[0]).remove_metadata().equals(DATASETS[name]), name
+        assert pq.read_schema(files[0]).names[0] == "snapshot_id"  # inside every file, first
     assert archive.open(tmp_path).blocks().empty
     assert str(archive.open(tmp_path).blocks()["position"].dtype) == "Int32"
 
@@ -329,7 +369,15 @@ def test_wrong_types_are_rejected(
     with pytest.raises(ValueError) as exc:
         w.write(dataset, {**SPARSE[dataset], column: value})
     assert message in str(exc.value)
-    assert w.counts[dataset] == 0 and w.buffered[dataset] == 0  # the bad row was not kept
+    # stage() checks every row before it stages anything: the good row of the same call is not kept
+    with pytest.raises(ValueError) as exc:
+        w.stage(
+            "https://x/1",
+            [(dataset, SPARSE[dataset]), (dataset, {**SPARSE[dataset], column: value})],
+            kind="t",
+        )
+    assert message in str(exc.value)
+    assert w.counts[dataset] == 0 and w.journal() == {}  # the bad rows were not kept
     w.abort()
 
 
@@ -343,18 +391,29 @@ def test_unknown_columns_datasets_and_missing_required(tmp_path: Path) -> None:
         w.write("listing", {"page": 1, "position": 1})
     with pytest.raises(ValueError, match="runs"):
         w.write("runs", RUN)
+    with pytest.raises(ValueError, match="unknown dataset 'post_versions'"):
+        w.write("post_versions", {})  # stored datasets are made by commit, never staged
+    with pytest.raises(ValueError, match=r"post_seen\.fetch: expected one of"):
+        w.write("post_seen", {"post_id": "1", "url": "u", "fetch": "fetched"})
+    with pytest.raises(ValueError, match=r"post 'nope' has no earlier observation"):
+        w.write("post_seen", {"post_id": "nope", "url": "u", "fetch": "skipped"})
+    with pytest.raises(ValueError, match="source must be a non-empty str"):
+        w.stage("", [], kind="listing")
+    with pytest.raises(ValueError, match="not JSON-serialisable"):
+        w.stage("u", [], kind="listing", info={"when": datetime(2026, 1, 1)})
     with pytest.raises(ValueError, match=r"runs\.requests: expected int"):
         w.commit({"requests": "10"})
+    assert w.counts == dict.fromkeys(STAGE_DATASETS, 0) and w.journal() == {}
     w.abort()
     assert not layout.staging_dir(tmp_path, "kr", S1).exists()
 
 
 def test_dataclass_records_match_the_schema(tmp_path: Path) -> None:
-    """crawler/items.py records are built to match the schema: same fields, and they write as-is."""
+    """crawler/items.py records are built to match what stage() takes: same fields, and they stage as-is."""
     from crawler.items import RECORD_TYPES, Attachment, Post
 
     for cls, dataset in RECORD_TYPES.items():
-        assert [f.name for f in dataclasses.fields(cls)] == DATASETS[dataset].names, dataset
+        assert [f.name for f in dataclasses.fields(cls)] == STAGE_DATASETS[dataset].names, dataset
     post = Post(
         post_id="1",
         url="u",
@@ -366,7 +425,9 @@ def test_dataclass_records_match_the_schema(tmp_path: Path) -> None:
     )
     w = archive.SnapshotWriter(tmp_path, "kr", S1)
     w.write("posts", dataclasses.asdict(post))
-    w.write("posts", post)  # a record instance is accepted too
+    w.stage(
+        "u2", [("posts", dataclasses.replace(post, post_id="2"))], kind="post"
+    )  # an instance is accepted too
     w.commit(RUN)
     got = archive.open(tmp_path).posts()["attachments"].tolist()
     assert got == [[{"name": "a.hwp", "url": "https://x/a.hwp", "size": 10, "mime": None}]] * 2
@@ -390,11 +451,17 @@ def test_raw_readers_read_the_archive_like_we_do(tmp_path: Path) -> None:
     assert len(expected) == 10
 
     pdf = pd.read_parquet(tmp_path / "listing")  # plain pandas, no help from us
+    assert pdf["snapshot_id"].dtype != "category"  # a file column now; only site is a partition
     pdf = pdf.assign(site=pdf["site"].astype(str), snapshot_id=pdf["snapshot_id"].astype(str))[cols]
     assert sorted(pdf.astype(object).itertuples(index=False, name=None)) == expected
 
     table = ds.dataset(tmp_path / "listing", format="parquet", partitioning="hive").to_table()
     assert sorted(zip(*(table.column(c).to_pylist() for c in cols), strict=True)) == expected
+    part = ds.partitioning(archive.schema.PARTITIONING, flavor="hive")  # as the docs show
+    t = ds.dataset(tmp_path / "listing", format="parquet", partitioning=part).to_table(
+        filter=(ds.field("site") == "kr") & (ds.field("snapshot_id") == S2)
+    )
+    assert sorted(t.column("position").to_pylist()) == list(range(10, 14))
 
     con = duckdb.connect()
     glob = str(tmp_path / "listing" / "**" / "*.parquet")
@@ -481,20 +548,35 @@ def test_open_missing_and_empty_archives(tmp_path: Path) -> None:
     a = archive.open(tmp_path)
     assert a.sites() == [] and a.snapshots().empty
     assert list(a.snapshots().columns[:4]) == ["site", "snapshot_id", "committed_at", "schema_version"]
-    empty = {name: a.read(name) for name in DATASETS}
+
+    def frames() -> dict[str, pd.DataFrame]:
+        out = {name: a.read(name) for name in ["posts", *DATASETS]}
+        out["post_versions()"] = a.post_versions()
+        out["post_state"] = a.post_state("kr")
+        out["reads_history"] = a.reads_history()
+        out["partners_history"] = a.partners_history()
+        return out
+
+    empty = frames()
     assert all(df.empty for df in empty.values())
     assert a.listing(snapshot="latest").empty
+    w.write("posts", FULL["posts"])
+    w.write("partners", FULL["partners"])
+    w.write("listing", FULL["listing"])
     w.commit(RUN)
-    full = {name: a.read(name) for name in DATASETS}
-    for name in DATASETS:
-        assert list(empty[name].columns) == list(full[name].columns)
-        assert empty[name].dtypes.equals(full[name].dtypes), name
+    full = frames()
+    for name, df in full.items():
+        assert df.empty == (name in ("blocks", "failures")), name
+        assert list(empty[name].columns) == list(df.columns), name
+        assert empty[name].dtypes.equals(df.dtypes), name
 
 
 def test_committed_ids_are_never_overwritten(tmp_path: Path) -> None:
     write_snapshot(tmp_path, "kr", S1, {"listing": listing_rows(1)})
     with pytest.raises(FileExistsError, match="already committed"):
         archive.SnapshotWriter(tmp_path, "kr", S1)
+    with pytest.raises(FileExistsError, match="already committed"):
+        archive.SnapshotWriter(tmp_path, "kr", S1, resume=True)
     w = archive.SnapshotWriter(tmp_path, "kr", S2)
     w.commit(RUN)
     with pytest.raises(RuntimeError, match="committed"):
@@ -507,23 +589,57 @@ def test_committed_ids_are_never_overwritten(tmp_path: Path) -> None:
 # -- batching ----------------------------------------------------------------------------------
 
 
-def test_batches_bound_memory_and_make_row_groups(tmp_path: Path) -> None:
+def test_commit_streams_in_batches_and_makes_row_groups(tmp_path: Path) -> None:
     w = archive.SnapshotWriter(tmp_path, "kr", S1, batch_rows=500)
-    most = 0
-    for i in range(20_000):
-        w.write("listing", {"page": i // 20, "position": i % 20, "page_url": "p", "reads": i})
-        w.write("failures", {"url": f"u{i}", "stage": "http", "reason": "404"}) if i % 4 == 0 else None
-        most = max(most, *w.buffered.values())
-    assert most == 499  # a full batch is encoded immediately, so never 500 rows held
-    assert w.counts["listing"] == 20_000 and w.counts["failures"] == 5_000
+    for page in range(1000):  # a listing page of 20 rows per stage() call, as the crawler stages it
+        rows = [
+            ("listing", {"page": page, "position": i, "page_url": "p", "reads": page * 20 + i})
+            for i in range(20)
+        ]
+        rows += [("failures", {"url": f"u{page}", "stage": "http", "reason": "404"})] if page % 4 == 0 else []
+        w.stage(f"https://board/list?page={page}", rows, kind="listing")
+    assert w.counts["listing"] == 20_000 and w.counts["failures"] == 250
     w.commit(RUN)
-    files = list(layout.partition_dir(tmp_path, "listing", "kr", S1).iterdir())
+    files = list(layout.site_dir(tmp_path, "listing", "kr").iterdir())
     assert len(files) == 1
     md = pq.ParquetFile(files[0]).metadata
     assert md.num_rows == 20_000 and md.num_row_groups == 40
     assert md.row_group(0).column(0).compression == "ZSTD"
     df = archive.open(tmp_path).listing(columns=["reads"])
     assert df["reads"].tolist() == list(range(20_000))
+
+
+def test_commit_does_not_hold_the_snapshot_in_memory(tmp_path: Path) -> None:
+    """The commit streams batches: its peak of Python memory is the same for 1,200 posts (~40 MB of
+    text) as for 300, and far below what holding the snapshot would take."""
+    import tracemalloc
+
+    body = "서울시 정책 본문입니다. " * 600  # 8,400 characters, twice per post (text and HTML)
+
+    def commit_peak(sid: str, n: int) -> int:
+        w = archive.SnapshotWriter(tmp_path, "kr", sid, batch_rows=50)
+        for i in range(n):
+            post = {
+                "post_id": f"{sid}-{i}",
+                "url": f"u{i}",
+                "body_text": f"{i} {body}",
+                "body_html": f"<p>{body}</p>",
+            }
+            w.write("posts", post)
+        tracemalloc.start()
+        try:
+            w.commit(RUN)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = commit_peak(S1, 300), commit_peak(S2, 1200)
+    held = 1200 * 2 * 2 * len(body)  # what the 1,200 posts' two texts take as Python str (2 bytes a char)
+    assert large < 1.3 * small and large < held / 4, (small, large, held)
+    a = archive.open(tmp_path)
+    assert a.snapshots()["rows_post_versions"].tolist() == [300, 1200]
+    assert a.posts(snapshot=S2, columns=["body_text"])["body_text"].iloc[1199].startswith("1199 ")
+    assert pq.ParquetFile(data_file(tmp_path, "post_versions", "kr", S2)).metadata.num_row_groups == 24
 
 
 # -- schema versions ---------------------------------------------------------------------------
@@ -534,14 +650,26 @@ def rewrite_file(path: Path, table: pa.Table, version: bytes) -> None:
 
 
 def test_schema_version_is_recorded(tmp_path: Path) -> None:
+    assert SCHEMA_VERSION == 2
     write_snapshot(tmp_path, "kr", S1, {"listing": listing_rows(2)})
     for name in DATASETS:
-        path = layout.partition_dir(tmp_path, name, "kr", S1) / layout.PART_FILE
+        path = data_file(tmp_path, name, "kr", S1)
         assert pq.read_schema(path).metadata[SCHEMA_VERSION_KEY] == str(SCHEMA_VERSION).encode()
     manifest = json.loads(layout.manifest_path(tmp_path, "kr", S1).read_text())
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["datasets"]["listing"]["rows"] == 2
     assert manifest["code_version"] == RUN["code_version"]
+    cat = json.loads(layout.catalog_path(tmp_path, "kr").read_text())
+    assert cat["schema_version"] == SCHEMA_VERSION
+    assert [s["schema_version"] for s in cat["snapshots"]] == [SCHEMA_VERSION]
+    assert cat["datasets"]["listing"] == [
+        {
+            "name": f"{S1}-00000.parquet",
+            "bytes": data_file(tmp_path, "listing", "kr", S1).stat().st_size,
+            "rows": 2,
+            "snapshots": {S1: 2},
+        }
+    ]
     assert archive.open(tmp_path).runs()["schema_version"].tolist() == [SCHEMA_VERSION]
 
 
@@ -551,7 +679,7 @@ def test_newer_files_are_refused_older_files_read(tmp_path: Path) -> None:
     a = archive.open(tmp_path)
 
     # an older file lacking two columns reads with nulls there
-    old = layout.partition_dir(tmp_path, "listing", "kr", S1) / layout.PART_FILE
+    old = data_file(tmp_path, "listing", "kr", S1)
     rewrite_file(
         old, pq.read_table(old).drop_columns(["reads", "author_raw"]), str(SCHEMA_VERSION - 1).encode()
     )
@@ -560,23 +688,28 @@ def test_newer_files_are_refused_older_files_read(tmp_path: Path) -> None:
     assert df["title"].tolist() == ["제목 0", "제목 1"]
 
     # a file written by a newer schema version is refused with a clear message
-    new = layout.partition_dir(tmp_path, "listing", "kr", S2) / layout.PART_FILE
+    new = data_file(tmp_path, "listing", "kr", S2)
     rewrite_file(new, pq.read_table(new), str(SCHEMA_VERSION + 1).encode())
     with pytest.raises(archive.ArchiveVersionError, match=f"version {SCHEMA_VERSION + 1}.*upgrade"):
         a.listing()
     assert len(a.listing(snapshot=S1)) == 2  # the other snapshot still reads
 
-    # and so is a snapshot whose manifest says so
-    mpath = layout.manifest_path(tmp_path, "kr", S1)
-    m = json.loads(mpath.read_text())
-    mpath.write_text(json.dumps({**m, "schema_version": SCHEMA_VERSION + 1}))
+    # and so is a snapshot whose catalog entry says so, and a whole catalog of a newer version
+    cpath = layout.catalog_path(tmp_path, "kr")
+    cat = json.loads(cpath.read_text())
+    cat["snapshots"][0]["schema_version"] = SCHEMA_VERSION + 1
+    cpath.write_text(json.dumps(cat))
     with pytest.raises(archive.ArchiveVersionError, match="upgrade"):
         a.posts(snapshot=S1)
+    cpath.write_text(json.dumps({**cat, "schema_version": SCHEMA_VERSION + 1}))
+    with pytest.raises(archive.ArchiveVersionError, match="upgrade"):
+        a.snapshots()
 
 
 def test_every_column_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "archive-format.md").read_text()
-    for name, schema in DATASETS.items():
+    schemas = {**DATASETS, "posts": STAGE_DATASETS["posts"], "post_seen": STAGE_DATASETS["post_seen"]}
+    for name, schema in schemas.items():
         section = doc.split(f"### `{name}`", 1)[1].split("\n### ", 1)[0]
         documented = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
         assert documented == schema.names, name

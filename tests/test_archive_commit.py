@@ -1,4 +1,5 @@
-"""Commit atomicity and recovery: simulated crashes at every step, abandoned writers, orphans, SIGKILL."""
+"""Commit atomicity and recovery: simulated crashes at every step, interrupted and resumed writers, orphans,
+SIGKILL while staging and while committing."""
 
 from __future__ import annotations
 
@@ -59,10 +60,11 @@ def state(root: Path) -> dict[str, dict[str, list[str]]]:
         "blocks": "block_id",
         "failures": "url",
     }
-    out: dict[str, dict[str, list[str]]] = {}
-    for sid in a.snapshots()["snapshot_id"]:
-        out[sid] = {name: a.read(name, snapshot=sid)[col].tolist() for name, col in key.items()}
-        out[sid]["runs"] = a.runs(snapshot=sid)["status"].tolist()
+    out: dict[str, dict[str, list[str]]] = {sid: {} for sid in a.snapshots()["snapshot_id"]}
+    for name, col in [*key.items(), ("runs", "status")]:
+        df = a.read(name, columns=[col])  # every snapshot at once, split here
+        for sid in out:
+            out[sid][name] = df.loc[df["snapshot_id"] == sid, col].tolist()
     return out
 
 
@@ -90,9 +92,12 @@ def test_crash_at_every_rename_of_a_commit(tmp_path: Path, monkeypatch: pytest.M
     old_state = expected_state((OLD, 4))
     new_state = expected_state((OLD, 4), (NEW, 7))
     outcomes = []
+    resumed = 0
+    base = tmp_path / "base"
+    start_snapshot(base, OLD, 4).commit(RUN)
     for k in range(100):
         root = tmp_path / f"k{k}"
-        start_snapshot(root, OLD, 4).commit(RUN)
+        shutil.copytree(base, root)
         w = start_snapshot(root, NEW, 7)
         calls = 0
         real_rename, real_replace = os.rename, os.replace
@@ -118,7 +123,8 @@ def test_crash_at_every_rename_of_a_commit(tmp_path: Path, monkeypatch: pytest.M
         monkeypatch.undo()
         if not crashed:
             assert state(root) == new_state
-            assert k >= 10  # 6 files renamed into place, the intent, 6 partition moves, the manifest
+            # 7 files renamed in staging, the intent, 7 moves into place, the manifest, the catalog
+            assert k == 17
             break
         intent = (layout.staging_dir(root, "kr", NEW) / layout.COMMIT_FILE).exists()
         # before recovery, our readers see the old state exactly, and raw readers still work
@@ -131,19 +137,31 @@ def test_crash_at_every_rename_of_a_commit(tmp_path: Path, monkeypatch: pytest.M
         if intent:
             assert after == new_state, k
             assert report[-1] == f"rolled forward kr/{NEW}"  # after removing a half-written manifest, if any
-            assert all(line.startswith("removed unfinished manifest") for line in report[:-1])
+            assert all(line.startswith("removed unfinished ") for line in report[:-1])
             assert not layout.staging_dir(root, "kr", NEW).exists()
             outcomes.append("rolled forward")
         else:
             assert after == old_state, k
             assert report == [f"abandoned snapshot kr/{NEW} kept in {layout.staging_dir(root, 'kr', NEW)}"]
-            assert archive.recover(root, discard_abandoned=True) == [f"discarded abandoned snapshot kr/{NEW}"]
-            assert not layout.staging_dir(root, "kr", NEW).exists()
+            if k % 2:  # the staging is intact: a resumed writer commits it
+                w = archive.SnapshotWriter(root, "kr", NEW, resume=True)
+                assert w.counts["listing"] == 7 and w.meta["resumes"] == 1
+                w.commit(RUN)
+                after = state(root)
+                assert after == new_state
+                assert archive.open(root).runs(snapshot=NEW)["resumes"].tolist() == [1]
+                resumed += 1
+            else:
+                assert archive.recover(root, discard_abandoned=True) == [
+                    f"discarded abandoned snapshot kr/{NEW}"
+                ]
+                assert not layout.staging_dir(root, "kr", NEW).exists()
             outcomes.append("abandoned")
         assert raw_readers_work(root)["listing"] == sum(len(s["listing"]) for s in after.values())
     else:
         pytest.fail("commit never succeeded")
-    assert outcomes.count("abandoned") >= 6 and outcomes.count("rolled forward") >= 7, outcomes
+    assert outcomes.count("abandoned") == 8 and outcomes.count("rolled forward") == 9, outcomes
+    assert resumed == 4
 
 
 def test_crash_while_removing_staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,7 +196,8 @@ def test_new_writer_rolls_an_interrupted_commit_forward(
         w.commit(RUN)
     monkeypatch.undo()
     # the other datasets already sit in their final places, yet no reader of ours sees the snapshot
-    assert layout.partition_dir(tmp_path, "listing", "kr", OLD).exists()
+    assert (layout.site_dir(tmp_path, "listing", "kr") / layout.data_file_name(OLD, 0)).exists()
+    assert not layout.catalog_path(tmp_path, "kr").exists()
     assert state(tmp_path) == {}
     w2 = archive.SnapshotWriter(tmp_path, "kr", NEW)
     assert w2.recovered == [f"rolled forward kr/{OLD}"]
@@ -188,17 +207,20 @@ def test_new_writer_rolls_an_interrupted_commit_forward(
 
 def test_abandoned_writer_is_invisible(tmp_path: Path) -> None:
     start_snapshot(tmp_path, OLD, 2).commit(RUN)
-    w = start_snapshot(tmp_path, NEW, 50)  # several batches already encoded into staging files
-    assert any(layout.staging_dir(tmp_path, "kr", NEW).rglob("*.inprogress"))
-    del w  # never committed nor aborted, as after a crash
+    w = start_snapshot(tmp_path, NEW, 50)  # 50+ rows per dataset staged
+    assert (layout.staging_dir(tmp_path, "kr", NEW) / layout.STAGE_DB).is_file()
+    w.close()  # never committed nor aborted, as after a crash
     assert state(tmp_path) == expected_state((OLD, 2))
     assert pd.read_parquet(tmp_path / "listing")["title"].tolist() == [
         "20261101T000000Z-0",
         "20261101T000000Z-1",
     ]
+    assert not list((tmp_path / layout.STAGING_DIR).rglob("*.parquet"))  # staging holds no Parquet at all
     with pytest.raises(FileExistsError, match="did not commit"):
         archive.SnapshotWriter(tmp_path, "kr", NEW)  # kept for a later resume, never overwritten
+    assert [e["snapshot_id"] for e in archive.resumable(tmp_path, "kr")] == [NEW]
     assert archive.recover(tmp_path, discard_abandoned=True) == [f"discarded abandoned snapshot kr/{NEW}"]
+    assert archive.resumable(tmp_path, "kr") == []
     start_snapshot(tmp_path, NEW, 1).commit(RUN)
     assert state(tmp_path) == expected_state((OLD, 2), (NEW, 1))
 
@@ -213,25 +235,27 @@ def test_abort_discards_staging(tmp_path: Path) -> None:
         w.write("listing", rows_for(NEW, 1)["listing"][0])
 
 
-def test_orphan_partitions_are_moved_aside_not_deleted(tmp_path: Path) -> None:
+def test_orphan_files_are_moved_aside_not_deleted(tmp_path: Path) -> None:
     start_snapshot(tmp_path, OLD, 2).commit(RUN)
     w = start_snapshot(tmp_path, NEW, 1)
-    orphan = layout.partition_dir(tmp_path, "listing", "kr", NEW)
-    shutil.copytree(layout.partition_dir(tmp_path, "listing", "kr", OLD), orphan)  # e.g. a manifest lost
+    site_dir = layout.site_dir(tmp_path, "listing", "kr")
+    orphan = site_dir / layout.data_file_name(NEW, 0)
+    shutil.copy(site_dir / layout.data_file_name(OLD, 0), orphan)  # e.g. a catalog entry lost
     assert state(tmp_path) == expected_state((OLD, 2))  # our readers ignore it
     assert len(pd.read_parquet(tmp_path / "listing")) == 4  # raw readers see whatever is in place
     with pytest.raises(FileExistsError, match="recover"):
         w.commit(RUN)  # refuses to publish over it
     report = archive.recover(tmp_path, discard_abandoned=True)
     stage = layout.staging_dir(tmp_path, "kr", NEW)
-    moved = stage / layout.ORPHANS_DIR / "listing"
+    moved = stage / layout.ORPHANS_DIR / "listing" / orphan.name
     assert report == [
         f"discarded abandoned snapshot kr/{NEW}",  # the writer that failed to commit
-        f"orphan partition {orphan} (no manifest, no commit intent) moved to {moved}",
+        f"orphan file {orphan} (no committed snapshot, no intent) moved to {moved}",
     ]
     assert not orphan.exists()
-    assert pq.read_table(moved / layout.PART_FILE).num_rows == 2  # kept
+    assert pq.read_table(moved).num_rows == 2  # kept
     assert len(pd.read_parquet(tmp_path / "listing")) == 2
+    assert archive.resumable(tmp_path, "kr") == []  # orphans alone are not a staged snapshot
     # a staging dir holding orphans is never discarded, nor reused
     assert archive.recover(tmp_path, discard_abandoned=True) == [
         f"abandoned snapshot kr/{NEW} kept in {stage}"
@@ -239,6 +263,22 @@ def test_orphan_partitions_are_moved_aside_not_deleted(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError, match="did not commit"):
         archive.SnapshotWriter(tmp_path, "kr", NEW)
     assert moved.exists()
+
+
+def test_v1_orphan_partition_in_a_v2_archive(tmp_path: Path) -> None:
+    """A v1 partition dir that no manifest accounts for (left by a v1 crash) is moved aside too."""
+    start_snapshot(tmp_path, OLD, 2).commit(RUN)
+    v1_part = layout.partition_dir(
+        REPO / "tests" / "fixtures" / "archive-v1", "listing", "seoulsolution", "20261101T140000Z"
+    )
+    orphan = layout.partition_dir(tmp_path, "listing", "kr", NEW)
+    shutil.copytree(v1_part, orphan)
+    assert state(tmp_path) == expected_state((OLD, 2))
+    moved = layout.staging_dir(tmp_path, "kr", NEW) / layout.ORPHANS_DIR / "listing"
+    assert archive.recover(tmp_path) == [
+        f"orphan partition {orphan} (no committed snapshot, no intent) moved to {moved}"
+    ]
+    assert pq.read_table(moved / layout.PART_FILE).num_rows == 13
 
 
 # -- real processes killed with SIGKILL -----------------------------------------------------------
@@ -265,10 +305,12 @@ CHILD = textwrap.dedent(
 )
 
 
-def run_and_kill(root: Path, mode: str, wait_for: str, times: int, delay: float) -> list[str]:
+def run_and_kill(
+    root: Path, mode: str, wait_for: str, times: int, delay: float, child: str = CHILD
+) -> list[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(root), mode], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", child, str(root), mode], stdout=subprocess.PIPE, text=True, env=env
     )
     lines: list[str] = []
     try:
@@ -283,6 +325,9 @@ def run_and_kill(root: Path, mode: str, wait_for: str, times: int, delay: float)
         proc.kill()
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    assert proc.stdout is not None
+    lines += [line.strip() for line in proc.stdout.read().splitlines()]  # printed before it died
+    proc.stdout.close()
     return lines
 
 
@@ -300,16 +345,23 @@ def check_committed_read_fully(root: Path) -> dict[str, int]:
 def test_sigkill_mid_write(tmp_path: Path) -> None:
     lines = run_and_kill(tmp_path, "write", "writing", 1, 0.3)
     assert lines[0] == "committed 20261101T000000Z"
-    # the killed writer left a file without its footer, but only in staging
-    inprogress = list((tmp_path / layout.STAGING_DIR).rglob("*.inprogress"))
-    assert inprogress
-    with pytest.raises(Exception, match=r"(?i)parquet|footer|magic"):
-        pq.ParquetFile(inprogress[0])
+    # the killed writer left its staging database, and nothing at all where raw readers look
+    assert (layout.staging_dir(tmp_path, "kr", "20261102T000000Z") / layout.STAGE_DB).is_file()
+    assert not list((tmp_path / layout.STAGING_DIR).rglob("*.parquet*"))
     raw = check_committed_read_fully(tmp_path)
     assert raw["listing"] == 300 and raw["failures"] == 300
     assert archive.open(tmp_path).snapshots()["snapshot_id"].tolist() == ["20261101T000000Z"]
     stage = layout.staging_dir(tmp_path, "kr", "20261102T000000Z")
     assert archive.recover(tmp_path) == [f"abandoned snapshot kr/20261102T000000Z kept in {stage}"]
+    (entry,) = archive.resumable(tmp_path, "kr")
+    assert entry["resumable"] and entry["rows"]["listing"] > 1000
+    # every write() that returned is there, in order: listing row i and failure i are staged together
+    w = archive.SnapshotWriter(tmp_path, "kr", "20261102T000000Z", resume=True)
+    titles = [r["title"] for r in w.staged("listing")]
+    n = len(titles)
+    assert titles == [f"20261102T000000Z-{i}" for i in range(n)]
+    assert w.counts["failures"] in (n - 1, n)
+    w.abort()
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.05, 0.13])
@@ -323,5 +375,145 @@ def test_sigkill_during_commit_loop(tmp_path: Path, delay: float) -> None:
     after = archive.open(tmp_path).snapshots()["snapshot_id"].tolist()
     assert after[: len(committed)] == committed and len(after) <= len(committed) + 1
     raw = check_committed_read_fully(tmp_path)
-    assert raw["runs"] == len(after)  # no commit intent left half done: every partition has its manifest
+    assert raw["runs"] == len(after)  # no commit intent left half done: every file has its catalog entry
     assert not any((tmp_path / layout.STAGING_DIR / "kr").glob(f"*/{layout.COMMIT_FILE}"))
+
+
+# -- a crawl's stage() sequence killed at any instant, then resumed ----------------------------------
+
+STAGE_CALLS = 400
+SID = "20261102T000000Z"
+STAGER = textwrap.dedent(
+    """
+    import sys
+    import archive
+    from tests.test_archive_commit import page_records, page_source, STAGE_CALLS, SID
+    w = archive.SnapshotWriter(sys.argv[1], "kr", SID)
+    print("open", flush=True)
+    for i in range(STAGE_CALLS):
+        w.stage(page_source(i), page_records(i), kind="listing", info={"i": i, "next": page_source(i + 1)})
+        print("staged", i, flush=True)
+    print("done", flush=True)
+    """
+)
+
+
+def page_source(i: int) -> str:
+    return f"https://board.example.kr/news?page={i}"
+
+
+def page_records(i: int) -> list[tuple[str, dict[str, Any]]]:
+    """What stage() call ``i`` of a crawl stages: a listing page of 5 rows (without post ids yet), the
+    first row of the previous page again, now with its post id (an upsert), that post, and a failure
+    whose key repeats every 7 pages (an upsert too)."""
+    recs: list[tuple[str, dict[str, Any]]] = [
+        (
+            "listing",
+            {"page": i, "position": j, "page_url": page_source(i), "title": f"{i}-{j}", "reads": i * j},
+        )
+        for j in range(5)
+    ]
+    if i:
+        prev = {"page": i - 1, "position": 0, "page_url": page_source(i - 1), "title": f"{i - 1}-0"}
+        recs.append(("listing", {**prev, "post_id": f"p{i - 1}", "reads": 0}))
+        recs.append(
+            (
+                "posts",
+                {
+                    "post_id": f"p{i - 1}",
+                    "url": f"https://board.example.kr/node/{i - 1}",
+                    "body_text": f"본문 {i - 1}",
+                    "content_hash": f"h{i - 1}",
+                },
+            )
+        )
+    recs.append(
+        ("failures", {"url": f"https://board.example.kr/f{i % 7}", "stage": "http", "reason": f"call {i}"})
+    )
+    return recs
+
+
+def expected_after(calls: int) -> dict[str, list[tuple[Any, ...]]]:
+    """What the first ``calls`` stage() calls leave, computed independently of the archive: a dict per
+    dataset, keyed like the archive keys rows, insertion order kept, later values replacing earlier ones."""
+    keys = {"listing": ("page", "position"), "posts": ("post_id",), "failures": ("url", "stage")}
+    state: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {name: {} for name in keys}
+    for i in range(calls):
+        for name, row in page_records(i):
+            state[name][tuple(row[k] for k in keys[name])] = row
+    return {
+        "listing": sorted(
+            (r["page"], r["position"], r["title"], r.get("post_id"), r["reads"])
+            for r in state["listing"].values()
+        ),
+        "posts": [(r["post_id"], r["body_text"]) for r in state["posts"].values()],
+        "failures": [(r["url"], r["reason"]) for r in state["failures"].values()],
+    }
+
+
+def staged_now(w: archive.SnapshotWriter) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        "listing": sorted(
+            (r["page"], r["position"], r["title"], r.get("post_id"), r["reads"]) for r in w.staged("listing")
+        ),
+        "posts": [(r["post_id"], r["body_text"]) for r in w.staged("posts")],
+        "failures": [(r["url"], r["reason"]) for r in w.staged("failures")],
+    }
+
+
+@pytest.mark.parametrize(
+    ("after_line", "delay"), [("open", 0.0), ("staged", 0.0), ("staged", 0.004), ("staged", 0.02)]
+)
+def test_sigkill_mid_staging_resumes_without_loss_or_duplicates(
+    tmp_path: Path, after_line: str, delay: float
+) -> None:
+    start_snapshot(tmp_path, OLD, 2).commit(RUN)
+    times = 1 if after_line == "open" else 60
+    lines = run_and_kill(tmp_path, "stage", after_line, times, delay, child=STAGER)
+    printed = [int(line.split()[1]) for line in lines if line.startswith("staged ")]
+    returned = printed[-1] + 1 if printed else 0  # stage() calls that had returned when the child died
+    assert "done" not in lines
+
+    assert state(tmp_path) == expected_state((OLD, 2))  # nothing of the killed run is visible
+    raw_readers_work(tmp_path)
+    (entry,) = archive.resumable(tmp_path, "kr")
+    assert entry["snapshot_id"] == SID and entry["resumable"], entry
+    w = archive.SnapshotWriter(tmp_path, "kr", SID, resume=True)
+    journal = w.journal()
+    done = len(journal)
+    # every call that returned is there; the call in flight is there whole or not at all
+    assert done in (returned, returned + 1), (done, returned)
+    assert list(journal) == [page_source(i) for i in range(done)]
+    assert (
+        journal[page_source(done - 1)] == ("listing", {"i": done - 1, "next": page_source(done)})
+        if done
+        else True
+    )
+    assert staged_now(w) == expected_after(done)
+    assert entry["sources_done"] == done
+
+    for i in range(done, STAGE_CALLS):  # the resumed run does only what is left
+        w.stage(page_source(i), page_records(i), kind="listing", info={"i": i, "next": page_source(i + 1)})
+    w.commit(RUN)
+    want = expected_after(STAGE_CALLS)
+    a = archive.open(tmp_path)
+    listing = a.listing(snapshot=SID)
+    got = sorted(
+        zip(
+            listing["page"],
+            listing["position"],
+            listing["title"],
+            listing["post_id"].astype(object).where(listing["post_id"].notna(), None),
+            listing["reads"],
+            strict=True,
+        )
+    )
+    assert got == want["listing"] and len(listing) == 5 * STAGE_CALLS
+    posts = a.posts(snapshot=SID)
+    assert list(zip(posts["post_id"], posts["body_text"], strict=True)) == want["posts"]
+    failures = a.failures(snapshot=SID)
+    assert list(zip(failures["url"], failures["reason"], strict=True)) == want["failures"]
+    run = a.runs(snapshot=SID).iloc[0]
+    assert run["resumes"] == 1 and run["posts_fetched"] == STAGE_CALLS - 1
+    assert a.snapshots()["snapshot_id"].tolist() == [OLD, SID]
+    assert archive.resumable(tmp_path, "kr") == []

@@ -1,0 +1,162 @@
+"""Reading the v2 Parquet files a catalog names (shared by the reader, the writer and compaction)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from archive import layout
+from archive.catalog import check_version
+from archive.schema import DATASETS, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+
+_FORMAT = ds.ParquetFileFormat()
+_LOCAL = pafs.LocalFileSystem()
+
+
+def file_schema(dataset: str) -> pa.Schema:
+    """The schema a dataset's files are written with: the declared one plus the version metadata."""
+    return DATASETS[dataset].with_metadata({SCHEMA_VERSION_KEY: str(SCHEMA_VERSION).encode()})
+
+
+def catalog_files(
+    root: Path, site: str, cat: dict[str, Any] | None, dataset: str, snapshots: Iterable[str] | None = None
+) -> list[tuple[Path, dict[str, Any]]]:
+    """(path, entry) of the files of ``dataset`` holding rows of ``snapshots`` (None: of any snapshot),
+    in catalog order."""
+    if not cat:
+        return []
+    wanted = None if snapshots is None else set(snapshots)
+    out = []
+    for entry in cat["datasets"].get(dataset, []):
+        held = entry["snapshots"]
+        if wanted is None:
+            if not entry["rows"]:
+                continue
+        elif not any(held.get(s, 0) for s in wanted):
+            continue
+        out.append((layout.site_dir(root, dataset, site) / entry["name"], entry))
+    return out
+
+
+def read(
+    dataset: str,
+    files: Sequence[tuple[Path, dict[str, Any]]],
+    *,
+    snapshots: Iterable[str] | None = None,
+    columns: Sequence[str] | None = None,
+    filter: Any = None,
+) -> pa.Table:
+    """Rows of ``dataset`` from ``files`` (in the given order), restricted to ``snapshots`` using the row
+    groups' statistics of ``snapshot_id`` so that other snapshots' row groups are skipped. Columns an
+    older file lacks come back as nulls; a file of a newer schema version is refused."""
+    schema = DATASETS[dataset]
+    cols = list(schema.names if columns is None else columns)
+    if not files:
+        return schema.empty_table().select(cols)
+    # Each file's footer is read once: checked for its schema version here, then reused by the scan.
+    frags = [_FORMAT.make_fragment(str(p), filesystem=_LOCAL) for p, _ in files]
+    for frag in frags:
+        md = frag.physical_schema.metadata or {}
+        check_version(md.get(SCHEMA_VERSION_KEY), f"file {frag.path}")
+    dset = ds.FileSystemDataset(frags, schema=schema, format=_FORMAT, filesystem=_LOCAL)
+    expr = filter
+    if snapshots is not None:
+        wanted = set(snapshots)
+        held = set().union(*(e["snapshots"] for _, e in files))
+        if not held <= wanted:
+            sel = pc.field("snapshot_id").isin(sorted(wanted))
+            expr = sel if expr is None else (expr & sel)
+    return dset.to_table(columns=cols, filter=expr)  # fragments come back in the order given
+
+
+def iter_batches(path: Path, *, batch_rows: int, columns: Sequence[str] | None = None) -> Any:
+    with pq.ParquetFile(path) as pf:
+        check_version((pf.schema_arrow.metadata or {}).get(SCHEMA_VERSION_KEY), f"file {path}")
+        yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+
+
+class FileWriter:
+    """Writes one Parquet file of a dataset under a temporary ``.inprogress`` name, in row groups of
+    ``batch_rows``; :meth:`finish` closes it, proves it complete by reopening its footer, and renames it
+    to its final name. Memory holds at most one row group."""
+
+    def __init__(self, path: Path, dataset: str, *, batch_rows: int) -> None:
+        self.final = path
+        self.tmp = path.with_name(path.name + layout.INPROGRESS_SUFFIX)
+        self.dataset = dataset
+        self.schema = file_schema(dataset)
+        self.batch_rows = batch_rows
+        self.rows = 0
+        self.snapshots: dict[str, int] = {}
+        self._buf: list[dict[str, Any]] = []
+        self._tables: list[pa.Table] = []
+        self._buffered = 0
+        self.tmp.parent.mkdir(parents=True, exist_ok=True)
+        self._w = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+
+    def _count(self, sid: str, n: int) -> None:
+        self.rows += n
+        self.snapshots[sid] = self.snapshots.get(sid, 0) + n
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._buf.append(row)
+        self._count(row["snapshot_id"], 1)
+        if len(self._buf) >= self.batch_rows:
+            self._flush_rows()
+
+    def _flush_rows(self) -> None:
+        if self._buf:
+            self._w.write_table(
+                pa.Table.from_pylist(self._buf, schema=self.schema), row_group_size=self.batch_rows
+            )
+            self._buf = []
+
+    def add_table(self, table: pa.Table, sid_counts: dict[str, int], *, max_bytes: int = 32 << 20) -> None:
+        """Append an Arrow table (already in the dataset's schema); rows are grouped into row groups of up
+        to ``batch_rows`` rows (or ``max_bytes``)."""
+        for sid, n in sid_counts.items():
+            self._count(sid, n)
+        self._tables.append(table)
+        self._buffered += table.num_rows
+        if self._buffered >= self.batch_rows or sum(t.nbytes for t in self._tables) >= max_bytes:
+            self._flush_tables()
+
+    def _flush_tables(self) -> None:
+        if self._tables:
+            t = pa.concat_tables(self._tables).cast(self.schema)
+            self._w.write_table(t, row_group_size=max(self.batch_rows, t.num_rows))
+            self._tables, self._buffered = [], 0
+
+    def finish(self) -> dict[str, Any]:
+        self._flush_rows()
+        self._flush_tables()
+        self._w.close()  # a dataset with no rows still gets a typed, empty file
+        layout.fsync_file(self.tmp)
+        with pq.ParquetFile(self.tmp) as pf:  # reopening the footer proves the file is complete
+            rows, schema = pf.metadata.num_rows, pf.schema_arrow
+        if rows != self.rows:
+            raise RuntimeError(f"{self.tmp}: {rows} rows in the footer, {self.rows} written")
+        if not schema.equals(self.schema, check_metadata=True):
+            raise RuntimeError(f"{self.tmp}: schema differs from the {self.dataset} schema:\n{schema}")
+        os.replace(self.tmp, self.final)
+        layout.fsync_dir(self.final.parent)
+        return {
+            "name": self.final.name,
+            "bytes": self.final.stat().st_size,
+            "rows": self.rows,
+            "snapshots": dict(self.snapshots),
+        }
+
+    def discard(self) -> None:
+        with contextlib.suppress(Exception):  # the file is deleted anyway
+            self._w.close()
+        self.tmp.unlink(missing_ok=True)
