@@ -1,29 +1,63 @@
-"""The ``crawler`` command: crawl, replica, demo, runs.
+"""The ``crawler`` command: crawl, schedule, replica, demo, runs, diff, compact.
 
-Each crawl runs in its own process (a Twisted reactor cannot restart), which is also how the demo and a
+Each crawl runs in its own process (a Twisted reactor cannot restart), which is also how the demo and the
 scheduler run it.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import json
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from crawler import __version__
-from crawler.profile import ProfileError, load_profile
+from crawler.profile import ProfileError
+from crawler.run import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CrawlOptions, committed_ids
 
 DEFAULT_ARCHIVE = "data/archive"
 #: The replica's day 1 is 2026-11-01 in Seoul; the demo crawls each day late in its evening (Seoul).
 DEMO_FIRST_DAY = date(2026, 11, 1)
 DEMO_CRAWL_HOUR_UTC = 14  # 23:00 in Seoul
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+def add_crawl_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("profile", nargs="?", default="seoulsolution", help="site profile name or TOML path")
+    parser.add_argument("--base-url", help="point the profile at another host, e.g. the replica")
+    parser.add_argument(
+        "--archive", default=DEFAULT_ARCHIVE, help=f"archive root (default {DEFAULT_ARCHIVE})"
+    )
+    parser.add_argument("--max-pages", type=int, default=0, help="follow at most N listing pages (0: all)")
+    parser.add_argument(
+        "--at", help="logical time of the crawl (ISO 8601; default now): snapshot id and 'today'"
+    )
+    parser.add_argument("--contact", help="contact put in the User-Agent (or set CRAWLER_CONTACT)")
+    parser.add_argument(
+        "--refresh-days",
+        type=float,
+        default=None,
+        help="re-download a known, unchanged-looking post when its last download is older (default 7)",
+    )
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
+        "--resume", dest="resume", action="store_const", const="only", default="auto",
+        help="only resume an interrupted run (default: resume one if there is one, else start)",
+    )  # fmt: skip
+    resume.add_argument(
+        "--no-resume", dest="resume", action="store_const", const="never",
+        help="discard an interrupted run and start a new snapshot",
+    )  # fmt: skip
+    parser.add_argument(
+        "--resume-max-age", type=float, default=48.0, metavar="HOURS",
+        help="an interrupted run older than this is discarded, not resumed (default 48)",
+    )  # fmt: skip
+    parser.add_argument("--report", help="write the run report (JSON) to this file")
+    parser.add_argument(
+        "--log-level", default=None, help="Scrapy log level (default INFO, WARNING on a terminal)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,19 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    crawl = sub.add_parser("crawl", help="crawl a site into a new snapshot of the archive")
-    crawl.add_argument("profile", nargs="?", default="seoulsolution", help="site profile name or TOML path")
-    crawl.add_argument("--base-url", help="point the profile at another host, e.g. the replica")
-    crawl.add_argument("--archive", default=DEFAULT_ARCHIVE, help=f"archive root (default {DEFAULT_ARCHIVE})")
-    crawl.add_argument("--max-pages", type=int, default=0, help="follow at most N listing pages (0: all)")
-    crawl.add_argument(
-        "--at", help="logical time of the crawl (ISO 8601; default now): snapshot id and 'today'"
+    crawl = sub.add_parser(
+        "crawl",
+        help="crawl a site into a new snapshot of the archive",
+        epilog="Exit codes: 0 ok, 1 failed, 2 usage error, 3 degraded (a monitor failed), "
+        "75 another run is active.",
     )
-    crawl.add_argument("--contact", help="contact put in the User-Agent (or set CRAWLER_CONTACT)")
-    crawl.add_argument(
-        "--log-level", default=None, help="Scrapy log level (default INFO, WARNING on a terminal)"
-    )
+    add_crawl_arguments(crawl)
     crawl.set_defaults(func=cmd_crawl)
+
+    schedule = sub.add_parser("schedule", help="run crawls back to back on an interval, in the foreground")
+    schedule.add_argument("--every", required=True, help="interval between run starts: 90s, 30m, 6h, 1d")
+    schedule.add_argument("--max-runs", type=int, default=0, help="stop after N runs (0: run until SIGTERM)")
+    add_crawl_arguments(schedule)
+    schedule.set_defaults(func=cmd_schedule)
 
     replica = sub.add_parser("replica", help="serve the local replica of the Seoul Solution board")
     from crawler.replica.server import add_arguments
@@ -65,6 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--archive", default=DEFAULT_ARCHIVE, help=f"archive root (default {DEFAULT_ARCHIVE})")
     runs.add_argument("--site", help="only this site")
     runs.set_defaults(func=cmd_runs)
+
+    diff = sub.add_parser("diff", help="what changed between two snapshots (default: the two latest)")
+    diff.add_argument("old", nargs="?", help="older snapshot id")
+    diff.add_argument("new", nargs="?", help="newer snapshot id")
+    diff.add_argument("--archive", default=DEFAULT_ARCHIVE, help=f"archive root (default {DEFAULT_ARCHIVE})")
+    diff.add_argument("--site", help="the site (needed when the archive holds several)")
+    diff.add_argument("--json", action="store_true", help="print the changes as JSON lines")
+    diff.set_defaults(func=cmd_diff)
+
+    compact = sub.add_parser("compact", help="merge a site's small files (readers see no difference)")
+    compact.add_argument(
+        "--archive", default=DEFAULT_ARCHIVE, help=f"archive root (default {DEFAULT_ARCHIVE})"
+    )
+    compact.add_argument("--site", help="only this site")
+    compact.set_defaults(func=cmd_compact)
     return parser
 
 
@@ -79,79 +129,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-# -- crawl ----------------------------------------------------------------------------------------
+def crawl_options(args: argparse.Namespace) -> CrawlOptions:
+    return CrawlOptions(
+        profile=args.profile,
+        base_url=args.base_url,
+        archive=args.archive,
+        max_pages=args.max_pages,
+        at=args.at,
+        contact=args.contact,
+        log_level=args.log_level,
+        refresh_days=args.refresh_days,
+        resume=args.resume,
+        resume_max_age_hours=args.resume_max_age,
+        report=args.report,
+    )
+
+
+def crawl_argv(opts: CrawlOptions) -> list[str]:
+    """The ``crawler crawl`` command line of these options (for runs in a child process)."""
+    argv = [opts.profile, "--archive", opts.archive]
+    pairs = [("--base-url", opts.base_url), ("--at", opts.at), ("--contact", opts.contact),
+             ("--report", opts.report), ("--log-level", opts.log_level)]  # fmt: skip
+    for flag, value in pairs:
+        if value:
+            argv += [flag, value]
+    if opts.max_pages:
+        argv += ["--max-pages", str(opts.max_pages)]
+    if opts.refresh_days is not None:
+        argv += ["--refresh-days", str(opts.refresh_days)]
+    argv += {"only": ["--resume"], "never": ["--no-resume"]}.get(opts.resume, [])
+    argv += ["--resume-max-age", str(opts.resume_max_age_hours)]
+    return [sys.executable, "-m", "crawler", "crawl", *argv]
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    from scrapy.crawler import CrawlerProcess
-    from scrapy.settings import Settings
+    from crawler.run import crawl
 
-    import archive
-    from spiders.board import BoardSpider, crawl_time
-
-    profile = load_profile(args.profile)  # fail early, with the profile's own message
-    if args.base_url:
-        profile = profile.with_base_url(args.base_url)
-    try:
-        now = crawl_time(args.at)
-    except ValueError:
-        print(f"crawler: --at must be an ISO 8601 time, got {args.at!r}", file=sys.stderr)
-        return EXIT_USAGE
-    snapshot_id = archive.snapshot_id_for(now)
-    root = Path(args.archive)
-    if _committed(root, profile.name, snapshot_id):
-        print(f"crawler: snapshot {snapshot_id} of {profile.name} already exists in {root}", file=sys.stderr)
-        return EXIT_USAGE
-
-    live = sys.stderr.isatty()
-    settings = Settings()
-    settings.setmodule("crawler.settings", priority="project")
-    settings.setdict(
-        {
-            "ARCHIVE_ROOT": str(root),
-            "SITE_BASE_URL": profile.base_url,
-            "CRAWL_AT": now.isoformat(),
-            "MAX_LISTING_PAGES": args.max_pages,
-            "CRAWLER_CONTACT": args.contact,
-            "PROGRESS_LIVE": live,
-            "LOG_LEVEL": args.log_level or ("WARNING" if live else "INFO"),
-        },
-        priority="cmdline",
-    )
-    print(
-        f"Crawling {profile.name} at {profile.base_url} into {root} (snapshot {snapshot_id})", file=sys.stderr
-    )
-    started = time.monotonic()
-    process = CrawlerProcess(settings)
-    process.crawl(BoardSpider, profile=args.profile)
-    process.start()
-    seconds = time.monotonic() - started
-
-    if not _committed(root, profile.name, snapshot_id):
-        print(
-            f"crawler: the crawl did not complete; snapshot {snapshot_id} was not committed", file=sys.stderr
-        )
-        return EXIT_FAILED
-    run = archive.open(root).runs(snapshot=snapshot_id, site=profile.name).iloc[0]
-    print(
-        f"Snapshot {snapshot_id} committed: {run['listing_pages']} listing pages, "
-        f"{run['listing_rows']} rows, {run['posts']} posts, {run['partners']} partners, "
-        f"{run['blocks']} blocks, {run['failures']} failures, {run['requests']} requests in {seconds:.1f} s"
-    )
-    return EXIT_OK
+    return crawl(crawl_options(args))
 
 
-def _committed(root: Path, site: str, snapshot_id: str) -> bool:
-    import archive
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from crawler.schedule import parse_interval, schedule
 
     try:
-        snapshots = archive.open(root).snapshots(site=site)
-    except FileNotFoundError:
-        return False
-    return snapshot_id in set(snapshots["snapshot_id"])
-
-
-# -- replica --------------------------------------------------------------------------------------
+        every = parse_interval(args.every)
+    except ValueError as exc:
+        print(f"crawler: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.at:
+        print("crawler: --at names one snapshot; a schedule crawls at each run's own time", file=sys.stderr)
+        return EXIT_USAGE
+    return schedule(crawl_argv(crawl_options(args)), every, max_runs=args.max_runs)
 
 
 def cmd_replica(args: argparse.Namespace) -> int:
@@ -169,6 +197,11 @@ def demo_time(day: int) -> datetime:
     return first + timedelta(days=day - 1, hours=DEMO_CRAWL_HOUR_UTC)
 
 
+def disk_size(root: Path) -> int:
+    """Bytes of the archive's committed data (staging and locks excluded)."""
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and "_staging" not in p.parts)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import archive
     from crawler.replica import ReplicaProcess
@@ -177,51 +210,63 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("crawler: --days must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     root = Path(args.archive)
+    first_size = None
     for day in range(1, args.days + 1):
         at = demo_time(day)
-        if _committed(root, "seoulsolution", archive.snapshot_id_for(at)):
-            print(f"Day {day}: snapshot {archive.snapshot_id_for(at)} already in {root}, skipped")
+        snapshot_id = archive.snapshot_id_for(at)
+        if snapshot_id in committed_ids(root, "seoulsolution"):
+            print(f"Day {day}: snapshot {snapshot_id} already in {root}, skipped")
             continue
         with ReplicaProcess(day=day, posts=args.posts) as replica:
             print(f"Day {day}: replica at {replica.url}, crawling as of {at.isoformat()}", flush=True)
-            command = [sys.executable, "-m", "crawler", "crawl", "seoulsolution", "--base-url", replica.url]
-            command += ["--archive", str(root), "--at", at.isoformat()]
-            code = subprocess.call(command)
+            opts = CrawlOptions(
+                base_url=replica.url, archive=str(root), at=at.isoformat(), log_level="WARNING"
+            )
+            code = subprocess.call(crawl_argv(opts))
         if code != EXIT_OK:
             print(f"crawler: the crawl of day {day} failed (exit {code})", file=sys.stderr)
             return code
+        if day == 1:
+            first_size = disk_size(root)
+    arch = archive.open(root)
     print()
-    print(summary_table(archive.open(root), "seoulsolution"))
+    print(summary_table(arch, "seoulsolution"))
+    total = disk_size(root)
+    if first_size:
+        print(
+            f"Disk: {first_size / 1024:.0f} KiB after the first snapshot, {total / 1024:.0f} KiB after "
+            f"{args.days} ({total / first_size:.2f} times the first)"
+        )
+    else:
+        print(f"Disk: {total / 1024:.0f} KiB")
     return EXIT_OK
 
 
 def summary_table(arch, site: str) -> str:
     runs = arch.runs(site=site)
-    columns = [
-        "snapshot_id",
-        "listing_pages",
-        "listing_rows",
-        "posts",
-        "partners",
-        "blocks",
-        "failures",
-        "requests",
-    ]
-    table = runs[columns].copy()
+    columns = ["snapshot_id", "status", "listing_pages", "listing_rows", "posts", "posts_fetched", "partners",
+               "blocks", "failures", "requests"]  # fmt: skip
+    table = runs[[c for c in columns if c in runs.columns]].copy()
     table["seconds"] = runs["duration_s"].round(1)
     return f"Archive {arch.root}: {len(table)} snapshot(s) of {site}\n" + table.to_string(index=False)
 
 
-# -- runs -----------------------------------------------------------------------------------------
+# -- reading the archive --------------------------------------------------------------------------
 
 
-def cmd_runs(args: argparse.Namespace) -> int:
+def _open(path: str):
     import archive
 
     try:
-        arch = archive.open(args.archive)
+        return archive.open(path)
     except FileNotFoundError as exc:
         print(f"crawler: {exc}", file=sys.stderr)
+        return None
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    arch = _open(args.archive)
+    if arch is None:
         return EXIT_FAILED
     sites = [args.site] if args.site else arch.sites()
     if not sites:
@@ -231,6 +276,42 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from crawler.report import format_changes
+
+    arch = _open(args.archive)
+    if arch is None:
+        return EXIT_FAILED
+    if (args.old is None) != (args.new is None):
+        print("crawler: give both OLD and NEW snapshot ids, or neither", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        changes = arch.changes(old=args.old, new=args.new, site=args.site)
+    except (KeyError, ValueError) as exc:
+        print(f"crawler: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        for record in changes.to_dict("records"):
+            print(json.dumps(record, ensure_ascii=False, default=str))
+    else:
+        print(format_changes(changes))
+    return EXIT_OK
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    import archive
+
+    try:
+        result = archive.compact(args.archive, site=args.site)
+    except archive.ArchiveLocked as exc:
+        print(f"crawler: a crawl is running: {exc}", file=sys.stderr)
+        return 75
+    except FileNotFoundError as exc:
+        print(f"crawler: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(result, indent=2, default=str))
+    return EXIT_OK
+
+
 if __name__ == "__main__":  # pragma: no cover
-    logging.basicConfig()
     sys.exit(main())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -78,7 +79,22 @@ class Post:
     encoding: str | None = None
     http_status: int | None = None
     content_hash: str | None = None  # sha256 of the content fields: what a new version means
+    etag: str | None = None  # validators of the response, for the next run's conditional request
+    last_modified: str | None = None
     fetched_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class PostSeen:
+    """A listed post that this run did not download: the server answered 304 Not Modified, or its
+    last download is recent enough (the refresh window). The archive carries its known version forward."""
+
+    post_id: str
+    url: str
+    fetch: str  # not_modified | skipped
+    http_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 @dataclass(slots=True)
@@ -123,9 +139,21 @@ class Failure:
     at: datetime | None = None
 
 
+@dataclass(slots=True)
+class PageResult:
+    """Everything one response produced. The archive stages its records together with the fact that
+    the page is done, in one transaction, so a killed crawl resumes without losing or repeating a page."""
+
+    url: str
+    kind: str  # listing | post | front | logo | error
+    records: list[Any] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)  # what a resumed run needs: next page, page number
+
+
 RECORD_TYPES: dict[type, str] = {
     ListingRow: "listing",
     Post: "posts",
+    PostSeen: "post_seen",
     Partner: "partners",
     Block: "blocks",
     Failure: "failures",

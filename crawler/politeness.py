@@ -39,6 +39,7 @@ def politeness_settings(profile: SiteProfile, contact: str | None = None) -> dic
                 "AUTOTHROTTLE_ENABLED": False,
                 "CONCURRENT_REQUESTS": 16,
                 "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+                "RETRY_BACKOFF_BASE": 0.1,
             }
         )
         return settings

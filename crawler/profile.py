@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from crawler.monitors import Thresholds
+
 PROFILES_DIR = Path(__file__).parent / "profiles"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -85,7 +87,8 @@ class SiteProfile:
     post: PostProfile
     partners: PartnersProfile | None = None
     blocks: BlocksProfile | None = None
-    politeness: Politeness = Politeness()
+    politeness: Politeness = field(default_factory=Politeness)
+    monitors: Thresholds = field(default_factory=Thresholds)
 
     def url(self, path: str) -> str:
         """An absolute URL on this profile's host."""
@@ -158,4 +161,10 @@ def load_profile(name_or_path: str) -> SiteProfile:
         partners=partners,
         blocks=blocks,
         politeness=_section(data.get("politeness", {}), "politeness", Politeness, source),
+        monitors=_section(
+            {"expect_partners": partners is not None, **data.get("monitors", {})},
+            "monitors",
+            Thresholds,
+            source,
+        ),
     )

@@ -24,6 +24,14 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.PoliteRetryMiddleware": 550,
+}
+RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry; doubled each time
+RETRY_BACKOFF_MAX = 120.0
+RETRY_AFTER_MAX = 600.0  # a longer Retry-After is capped (the run would rather record a failure)
+
 ITEM_PIPELINES = {
     "pipelines.validate.ValidatePipeline": 100,
     "pipelines.dedupe.DedupePipeline": 200,
@@ -39,3 +47,8 @@ ARCHIVE_ROOT = "data/archive"
 SITE_PROFILE = "seoulsolution"
 PROGRESS_INTERVAL = 60.0  # seconds between plain progress lines when not on a terminal
 PROGRESS_LIVE = False  # a live line on the terminal (set by the CLI when stderr is a TTY)
+REFRESH_DAYS = None  # re-download known posts older than this (None: crawler.incremental's default)
+RESUME = False  # continue the staged snapshot of CRAWL_AT instead of starting it (set by the CLI)
+RESUMES = 0
+# `crawler crawl` holds the archive's run lock itself; under `scrapy crawl` the archive pipeline takes it.
+CRAWL_LOCK_HELD = False

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from scrapy.exceptions import DropItem
-
-from crawler.items import Post
-
-
-class DuplicateItem(DropItem):
-    """A record already stored in this snapshot under another URL: expected, counted, not a failure."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, log_level="DEBUG")
+from crawler.items import PageResult, Post
 
 
 class DedupePipeline:
-    def __init__(self) -> None:
+    def __init__(self, crawler: Any) -> None:
+        self.stats = crawler.stats
         self._posts: set[str] = set()
 
-    def process_item(self, item: Any) -> Any:
-        if isinstance(item, Post):
-            if item.post_id in self._posts:
-                raise DuplicateItem(f"post {item.post_id} already stored (again at {item.requested_url})")
-            self._posts.add(item.post_id)
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> DedupePipeline:
+        return cls(crawler)
+
+    def process_item(self, item: PageResult) -> PageResult:
+        kept = []
+        for record in item.records:
+            if isinstance(record, Post):
+                if record.post_id in self._posts:
+                    self.stats.inc_value("board/duplicates")
+                    continue
+                self._posts.add(record.post_id)
+            kept.append(record)
+        item.records = kept
         return item

@@ -1,23 +1,27 @@
-"""Write every record into the crawl's snapshot; commit it when the crawl finished, never otherwise.
+"""Stage every page's records in the crawl's snapshot; check and commit it when the crawl finished.
 
-Records dropped by earlier pipelines, and errors raised by callbacks or pipelines, become rows of the
-``failures`` dataset: a page that could not be read is kept with its URL and the reason.
+Each ``PageResult`` is staged in one transaction together with the fact that its page is done, so a killed
+crawl resumes where it stopped. When the spider finishes, the monitors check the staged snapshot against
+the previous one and the snapshot is committed with the run's status (``ok`` or ``degraded``); a crawl
+that did not finish is never committed (its staging waits for a resume).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from scrapy import signals
 
-from archive import SnapshotWriter
+import archive
 from crawler import __version__
-from crawler.items import RECORD_TYPES, Failure
-from pipelines.dedupe import DuplicateItem
+from crawler.items import RECORD_TYPES, Failure, PageResult
+from crawler.monitors import SnapshotSummary, check, failed
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +29,9 @@ logger = logging.getLogger(__name__)
 class ArchivePipeline:
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
-        self.writer: SnapshotWriter | None = None
-        self.manifest: str | None = None
-        crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
+        self.writer: archive.SnapshotWriter | None = None
+        self.root = Path(crawler.settings.get("ARCHIVE_ROOT"))
+        self._held = contextlib.ExitStack()
         crawler.signals.connect(self.item_error, signal=signals.item_error)
         crawler.signals.connect(self.spider_error, signal=signals.spider_error)
         # The finish reason reaches signal handlers only; pipelines' close_spider does not get it.
@@ -38,60 +42,118 @@ class ArchivePipeline:
         return cls(crawler)
 
     def open_spider(self) -> None:
-        spider = self.crawler.spider
-        root = self.crawler.settings.get("ARCHIVE_ROOT")
-        self.writer = SnapshotWriter(root, site=spider.profile.name, snapshot_id=spider.snapshot_id)
-        logger.info("Writing snapshot %s of %s into %s", spider.snapshot_id, spider.profile.name, root)
+        from spiders.board import ResumeState
 
-    def process_item(self, item: Any) -> Any:
-        dataset = RECORD_TYPES[type(item)]
+        spider = self.crawler.spider
+        if not self.crawler.settings.getbool("CRAWL_LOCK_HELD"):
+            # Started as `scrapy crawl` (Scrapyd): take the run lock that `crawler crawl` takes itself.
+            self._held.enter_context(archive.crawl_lock(self.root, spider.profile.name))
+        resume = self.crawler.settings.getbool("RESUME")
+        self.writer = archive.SnapshotWriter(
+            self.root, spider.profile.name, spider.snapshot_id, resume=resume
+        )
+        if resume:
+            # The spider navigates around what the staged snapshot already holds.
+            spider.resume = ResumeState(
+                journal=self.writer.journal(),
+                listing=list(self.writer.staged("listing")),
+                partners=list(self.writer.staged("partners")),
+            )
+        logger.info(
+            "%s snapshot %s of %s in %s",
+            "Resuming" if resume else "Writing",
+            spider.snapshot_id,
+            spider.profile.name,
+            self.root,
+        )
+
+    def process_item(self, item: PageResult) -> PageResult:
         assert self.writer is not None
-        self.writer.write(dataset, dataclasses.asdict(item))
-        self.crawler.stats.inc_value(f"board/stored/{dataset}")
+        records = [(RECORD_TYPES[type(r)], dataclasses.asdict(r)) for r in item.records]
+        self.writer.stage(item.url, records, kind=item.kind, info=item.info)
+        for dataset, _ in records:
+            self.crawler.stats.inc_value(f"board/stored/{dataset}")
         return item
 
     # -- failures that never reach process_item ---------------------------------------------------
 
-    def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any) -> None:
-        if isinstance(exception, DuplicateItem):
-            self.crawler.stats.inc_value("board/duplicates")
-            return
-        self._record(_url_of(item, response), "validate", str(exception))
-
     def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
-        self._record(
-            _url_of(item, response), "store", f"{failure.type.__name__}: {failure.getErrorMessage()}"
-        )
+        url = getattr(item, "url", None) or getattr(response, "url", "")
+        self._record(url, "store", f"{failure.type.__name__}: {failure.getErrorMessage()}")
 
     def spider_error(self, failure: Any, response: Any, spider: Any) -> None:
-        self._record(response.url, "extract", f"{failure.type.__name__}: {failure.getErrorMessage()}")
+        url = response.meta.get("redirect_urls", [response.url])[0]
+        self._record(url, "extract", f"{failure.type.__name__}: {failure.getErrorMessage()}")
 
     def _record(self, url: str, stage: str, reason: str) -> None:
         if self.writer is None:
             return
         failure = Failure(url=url, stage=stage, reason=reason, at=datetime.now(UTC))
-        self.writer.write("failures", dataclasses.asdict(failure))
+        self.writer.stage(url, [("failures", dataclasses.asdict(failure))], kind="error")
         self.crawler.stats.inc_value(f"board/failures/{stage}")
 
     # -- commit ---------------------------------------------------------------------------------
 
     def spider_closed(self, spider: Any, reason: str) -> None:
+        with self._held:  # the run lock, when this pipeline took it, is released after the commit
+            self._finish(spider, reason)
+
+    def _finish(self, spider: Any, reason: str) -> None:
         if self.writer is None:
             return
         if reason != "finished":
-            # An interrupted crawl is not a snapshot: leave its staging for a later resume, publish nothing.
-            logger.warning("Crawl ended with %r: snapshot %s not committed", reason, spider.snapshot_id)
+            # An interrupted crawl is not a snapshot: its staging waits for the next run to resume it.
+            logger.warning("Crawl ended with %r: snapshot %s kept for a resume", reason, spider.snapshot_id)
             return
-        manifest = self.writer.commit(self._run_row(reason))
-        self.manifest = str(manifest)
+        summary = self._summary()
+        previous_rows, previous_reads = self._previous(spider.profile.name)
+        results = check(summary, previous_rows, previous_reads, spider.profile.monitors)
+        bad = failed(results)
+        for result in results:
+            log = logger.info if result.ok else logger.warning
+            log("Monitor %s: %s (%s)", result.name, "ok" if result.ok else "FAILED", result.detail)
+        run = self._run_row(reason, "degraded" if bad else "ok", summary, [r.as_dict() for r in results])
+        manifest = self.writer.commit(run)
         logger.info("Committed snapshot %s (%s)", spider.snapshot_id, manifest)
 
-    def _run_row(self, reason: str) -> dict[str, Any]:
+    def _summary(self) -> SnapshotSummary:
+        assert self.writer is not None
+        summary = SnapshotSummary()
+        for row in self.writer.staged("listing"):
+            summary.add_listing(row)
+        for post in self.writer.staged("posts"):
+            summary.add_post(post)
+        for failure in self.writer.staged("failures"):
+            summary.add_failure(failure)
+        for seen in self.writer.staged("post_seen"):
+            summary.carried[seen["fetch"]] += 1
+        summary.partners = self.writer.counts.get("partners", 0)
+        return summary
+
+    def _previous(self, site: str) -> tuple[int | None, dict[str, int]]:
+        """Listing rows and read counts of the latest committed snapshot, if any."""
+        try:
+            arch = archive.open(self.root)
+            listing = arch.listing(snapshot="latest", site=site, columns=["post_id", "reads", "is_notice"])
+        except (FileNotFoundError, KeyError):
+            return None, {}
+        if listing.empty:
+            return None, {}
+        rows = listing[
+            ~listing["is_notice"].fillna(False) & listing["reads"].notna() & listing["post_id"].notna()
+        ]
+        reads = rows.drop_duplicates("post_id").set_index("post_id")["reads"].astype(int).to_dict()
+        return len(listing), reads
+
+    def _run_row(
+        self, reason: str, status: str, summary: SnapshotSummary, monitors: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        assert self.writer is not None
         spider = self.crawler.spider
         stats = self.crawler.stats.get_stats()
         started = stats.get("start_time") or datetime.now(UTC)
         finished = datetime.now(UTC)
-        counts = self.writer.counts if self.writer else {}
+        counts = self.writer.counts
         statuses = {
             key.rsplit("/", 1)[-1]: value
             for key, value in stats.items()
@@ -104,26 +166,23 @@ class ArchivePipeline:
             "started_at": started,
             "finished_at": finished,
             "duration_s": (finished - started).total_seconds(),
-            "status": "ok",
+            "status": status,
             "finish_reason": reason,
             "requests": stats.get("downloader/request_count", 0),
             "responses": stats.get("downloader/response_count", 0),
             "response_bytes": stats.get("downloader/response_bytes", 0),
-            "listing_pages": stats.get("board/listing_pages", 0),
+            "listing_pages": sum(1 for kind, _ in self.writer.journal().values() if kind == "listing"),
             "listing_rows": counts.get("listing", 0),
-            "posts": counts.get("posts", 0),
+            "posts": counts.get("posts", 0) + counts.get("post_seen", 0),
+            "posts_fetched": counts.get("posts", 0),
+            "posts_not_modified": summary.carried["not_modified"],
+            "posts_skipped": summary.carried["skipped"],
+            "resumes": self.crawler.settings.getint("RESUMES", 0),
             "partners": counts.get("partners", 0),
             "blocks": counts.get("blocks", 0),
             "failures": counts.get("failures", 0),
             "http_statuses": json.dumps(dict(sorted(statuses.items()))),
             "code_version": __version__,
+            "monitors": json.dumps(monitors, ensure_ascii=False),
             "stats_json": json.dumps(stats, default=str, sort_keys=True),
         }
-
-
-def _url_of(item: Any, response: Any) -> str:
-    for name in ("url", "requested_url", "post_url", "page_url"):
-        value = getattr(item, name, None)
-        if value:
-            return value
-    return getattr(response, "url", "") or ""

@@ -1,5 +1,10 @@
 """The board spider: navigation only. It decides which URL to request next and which extractor reads
-the answer; everything it knows of a site comes from the site profile."""
+the answer; everything it knows of a site comes from the site profile, and everything it knows of earlier
+runs from the archive (which posts are known, what a resumed snapshot has already done).
+
+Each callback yields one ``PageResult``: the records a response produced, staged by the archive together
+with the fact that the page is done, so that a killed crawl resumes without losing or repeating a page.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import hashlib
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +23,7 @@ from twisted.python.failure import Failure as TwistedFailure
 
 from archive import snapshot_id_for
 from crawler.extract import (
+    Document,
     ExtractionError,
     charset_from_content_type,
     extract_blocks,
@@ -25,13 +32,15 @@ from crawler.extract import (
     extract_post,
     parse_html,
 )
-from crawler.items import Failure, ListingRow, Partner
+from crawler.incremental import KnownPosts, Plan, conditional_headers, load_known, plan, refresh_window
+from crawler.items import Failure, ListingRow, PageResult, Partner, PostSeen
 from crawler.politeness import contact_of, politeness_settings
 from crawler.profile import SiteProfile, load_profile
 
 logger = logging.getLogger(__name__)
 
 Output = Iterator[Any]
+LISTING_PRIORITY = 10  # the whole listing first: it is the snapshot's frame of reference
 
 
 def crawl_time(at: str | datetime | None) -> datetime:
@@ -42,12 +51,26 @@ def crawl_time(at: str | datetime | None) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+@dataclass
+class ResumeState:
+    """What a staged, uncommitted snapshot already holds (handed over by the archive pipeline)."""
+
+    journal: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    listing: list[dict[str, Any]] = field(default_factory=list)
+    partners: list[dict[str, Any]] = field(default_factory=list)
+
+
 class BoardSpider(scrapy.Spider):
     """Listing pages → posts; the partners/blocks page → partners (and their logos) and blocks."""
 
     name = "board"
     #: Subclasses name their bundled profile; ``-a profile=NAME_OR_PATH`` overrides.
     profile_name: str | None = None
+
+    profile: SiteProfile
+    now: datetime
+    snapshot_id: str
+    known: KnownPosts
 
     def __init__(
         self,
@@ -56,6 +79,7 @@ class BoardSpider(scrapy.Spider):
         base_url: str | None = None,
         at: str | None = None,
         max_pages: str | int | None = None,
+        refresh_days: str | float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -63,9 +87,14 @@ class BoardSpider(scrapy.Spider):
         self._base_url_arg = base_url
         self._at_arg = at
         self.max_pages = int(max_pages) if max_pages else 0
+        self._refresh_arg = refresh_days
+        #: Set by the archive pipeline when this run continues a staged snapshot.
+        self.resume: ResumeState | None = None
+        self.known = KnownPosts([])
         # Rows whose link does not reveal the post id wait for their post page (a path alias).
         self._rows_waiting: dict[str, list[ListingRow]] = {}
         self._resolved_ids: dict[str, str] = {}
+        self._done: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BoardSpider:
@@ -78,6 +107,9 @@ class BoardSpider(scrapy.Spider):
         spider.now = crawl_time(spider._at_arg or settings.get("CRAWL_AT"))
         spider.snapshot_id = snapshot_id_for(spider.now)
         spider.max_pages = spider.max_pages or settings.getint("MAX_LISTING_PAGES", 0)
+        refresh = spider._refresh_arg if spider._refresh_arg is not None else settings.get("REFRESH_DAYS")
+        spider.refresh = refresh_window(None if refresh is None else float(refresh))
+        spider.known = load_known(settings.get("ARCHIVE_ROOT"), spider.profile.name)
         contact = settings.get("CRAWLER_CONTACT")
         # Settings may still change in from_crawler (Scrapy >= 2.11): politeness follows the target.
         settings.setdict(politeness_settings(spider.profile, contact), priority="spider")
@@ -88,148 +120,263 @@ class BoardSpider(scrapy.Spider):
         spider._post_link = re.compile(spider.profile.post.link_pattern)
         return spider
 
-    profile: SiteProfile
-    now: datetime
-    snapshot_id: str
+    # -- start: a fresh run, or the rest of a resumed one -------------------------------------------
 
     async def start(self) -> AsyncIterator[Request]:
+        # Everything is computed before the first yield: responses may arrive while start() is consumed.
+        for request in self._start_requests():
+            yield request
+
+    def _start_requests(self) -> list[Request]:
         p = self.profile
-        yield Request(
-            p.url(p.listing.start),
-            callback=self.parse_listing,
-            errback=self.failed,
-            cb_kwargs={"page": 1},
-            priority=10,
-        )
+        resume = self.resume or ResumeState()
+        self._done = set(resume.journal)
+        requests = []
+        start_url = p.url(p.listing.start)
+        if start_url not in self._done:
+            requests.append(self._listing_request(start_url, 1))
+        for kind, info in resume.journal.values():
+            next_url = info.get("next_url")
+            if (
+                kind == "listing"
+                and next_url
+                and next_url not in self._done
+                and self._within(info["page"] + 1)
+            ):
+                requests.append(self._listing_request(next_url, info["page"] + 1))
+        requests += self._resume_posts(resume.listing)
         pages: dict[str, set[str]] = {}
         if p.partners:
             pages.setdefault(p.partners.page, set()).add("partners")
         if p.blocks:
             pages.setdefault(p.blocks.page, set()).add("blocks")
         for path, wanted in pages.items():
-            yield Request(
-                p.url(path), callback=self.parse_front, errback=self.failed, cb_kwargs={"wanted": wanted}
-            )
+            url = p.url(path)
+            if url not in self._done:
+                requests.append(
+                    Request(url, callback=self.parse_front, errback=self.failed, cb_kwargs={"wanted": wanted})
+                )
+        requests += self._logo_requests([Partner(**row) for row in resume.partners])
+        if resume.journal:
+            logger.info("Resuming snapshot %s: %d pages already done", self.snapshot_id, len(self._done))
+        return requests
 
-    # -- callbacks -------------------------------------------------------------------------------
+    def _resume_posts(self, staged_rows: list[dict[str, Any]]) -> list[Request]:
+        """Posts of already-staged listing pages whose pages are not done yet."""
+        rows = [ListingRow(**data) for data in staged_rows]
+        for row in rows:
+            if row.post_url and row.post_id:
+                self._resolved_ids.setdefault(row.post_url, row.post_id)
+        requests = []
+        for row in rows:
+            if not row.post_url or row.post_url in self._done or not self._post_link.search(row.post_url):
+                continue
+            known = self.known.lookup(row)
+            decision = plan(row, known, self.now, self.refresh, _now())
+            if not decision.fetch:
+                continue  # its PostSeen was staged with the listing page
+            if row.post_id is None:
+                waiting = self._rows_waiting.setdefault(row.post_url, [])
+                waiting.append(row)
+                if len(waiting) > 1:
+                    continue
+            requests.append(self._post_request(row, known if decision is not Plan.NEW else None))
+        return requests
+
+    # -- listing ----------------------------------------------------------------------------------
+
+    def _listing_request(self, url: str, page: int) -> Request:
+        return Request(
+            url,
+            callback=self.parse_listing,
+            errback=self.failed,
+            cb_kwargs={"page": page},
+            priority=LISTING_PRIORITY,
+        )
+
+    def _within(self, page: int) -> bool:
+        return not self.max_pages or page <= self.max_pages
 
     def parse_listing(self, response: Response, page: int) -> Output:
+        source = _source(response)
         try:
-            doc = self._document(response)
-            listing = extract_listing(doc, self.profile, page=page, now=self.now, fetched_at=_now())
+            listing = extract_listing(
+                self._document(response), self.profile, page=page, now=self.now, fetched_at=_now()
+            )
         except ExtractionError as exc:
-            yield self._failure(response.url, "extract", str(exc), response.status)
+            yield self._error(source, "extract", str(exc), response.status)
             return
         self.crawler.stats.inc_value("board/listing_pages")
+        records: list[Any] = []
+        requests: list[Request] = []
         for row in listing.rows:
-            yield from self._follow_row(row)
-        if listing.next_url and (not self.max_pages or page < self.max_pages):
-            yield Request(
-                listing.next_url,
-                callback=self.parse_listing,
-                errback=self.failed,
-                cb_kwargs={"page": page + 1},
-                priority=10,  # the whole listing first: it is the snapshot's frame of reference
-            )
+            self._follow_row(row, records, requests)
+        next_url = listing.next_url if listing.next_url and self._within(page + 1) else None
+        yield PageResult(source, "listing", records, {"page": page, "next_url": next_url})
+        yield from requests
+        if next_url and next_url not in self._done:
+            yield self._listing_request(next_url, page + 1)
 
-    def _follow_row(self, row: ListingRow) -> Output:
+    def _follow_row(self, row: ListingRow, records: list[Any], requests: list[Request]) -> None:
         url = row.post_url
+        records.append(row)
         if not url or not self._post_link.search(url):
-            yield row
             return
-        if row.post_id is None and url in self._resolved_ids:
-            row.post_id = self._resolved_ids[url]
+        known = self.known.lookup(row)
+        if row.post_id is None:
+            row.post_id = self._resolved_ids.get(url) or (known.post_id if known else None)
+        decision = plan(row, known, self.now, self.refresh, _now())
+        self.crawler.stats.inc_value(f"board/plan/{decision.value}")
+        if decision is Plan.SKIP:
+            assert known is not None  # a skip needs an earlier download
+            records.append(PostSeen(post_id=known.post_id, url=url, fetch="skipped"))
+            return
+        if url in self._done:
+            return
         if row.post_id is None:
             waiting = self._rows_waiting.setdefault(url, [])
             waiting.append(row)
             if len(waiting) > 1:
                 return  # its post page is already requested
-        else:
-            yield row
-        yield Request(url, callback=self.parse_post, errback=self.failed, cb_kwargs={"listing": row})
+        requests.append(self._post_request(row, known if decision is not Plan.NEW else None))
 
-    def parse_post(self, response: Response, listing: ListingRow) -> Output:
-        try:
-            doc = self._document(response)
-            post = extract_post(
-                doc,
-                self.profile,
-                now=self.now,
-                listing=listing,
-                http_status=response.status,
-                fetched_at=_now(),
+    # -- posts ------------------------------------------------------------------------------------
+
+    def _post_request(self, row: ListingRow, known: Any) -> Request:
+        headers = conditional_headers(known)
+        return Request(
+            row.post_url,
+            callback=self.parse_post,
+            errback=self.failed,
+            headers=headers,
+            cb_kwargs={"listing": row, "known": known},
+            meta={"handle_httpstatus_list": [304]} if headers else {},
+        )
+
+    def parse_post(self, response: Response, listing: ListingRow, known: Any = None) -> Output:
+        source = _source(response)
+        records: list[Any] = []
+        if response.status == 304 and known is not None:
+            self.crawler.stats.inc_value("board/posts/not_modified")
+            records.append(
+                PostSeen(
+                    post_id=known.post_id,
+                    url=source,
+                    fetch="not_modified",
+                    http_status=304,
+                    etag=known.etag,
+                    last_modified=known.last_modified,
+                )
             )
-        except ExtractionError as exc:
-            yield self._failure(response.url, "extract", str(exc), response.status)
+            self._resolved_ids[source] = known.post_id
         else:
-            yield post
-            self._resolved_ids[listing.post_url or response.url] = post.post_id
-        yield from self._release_rows(listing.post_url)
+            try:
+                post = extract_post(
+                    self._document(response),
+                    self.profile,
+                    now=self.now,
+                    listing=listing,
+                    http_status=response.status,
+                    fetched_at=_now(),
+                )
+            except ExtractionError as exc:
+                records.append(self._failure(response.url, "extract", str(exc), response.status))
+            else:
+                post.etag = _header(response, b"ETag")
+                post.last_modified = _header(response, b"Last-Modified")
+                records.append(post)
+                self._resolved_ids[source] = post.post_id
+                self.crawler.stats.inc_value("board/posts/fetched")
+        records.extend(self._release_rows(source))
+        yield PageResult(source, "post", records)
 
-    def _release_rows(self, url: str | None) -> Output:
-        for row in self._rows_waiting.pop(url or "", []):
-            row.post_id = self._resolved_ids.get(url or "")
-            yield row
+    def _release_rows(self, url: str) -> list[ListingRow]:
+        """Listing rows that waited for this post page, now with its id: staged again under their key."""
+        rows = self._rows_waiting.pop(url, [])
+        for row in rows:
+            row.post_id = self._resolved_ids.get(url)
+        return rows
+
+    # -- partners and blocks ----------------------------------------------------------------------
 
     def parse_front(self, response: Response, wanted: set[str]) -> Output:
+        source = _source(response)
         try:
             doc = self._document(response)
         except ExtractionError as exc:
-            yield self._failure(response.url, "extract", str(exc), response.status)
+            yield self._error(source, "extract", str(exc), response.status)
             return
         fetched = _now()
+        records: list[Any] = []
         if "blocks" in wanted:
-            yield from extract_blocks(doc, self.profile, fetched_at=fetched)
-        if "partners" not in wanted:
-            return
-        partners = extract_partners(doc, self.profile, fetched_at=fetched)
-        if not partners:
-            yield self._failure(response.url, "extract", "no partner logos matched the profile's sections")
+            records += extract_blocks(doc, self.profile, fetched_at=fetched)
+        partners = extract_partners(doc, self.profile, fetched_at=fetched) if "partners" in wanted else []
+        if "partners" in wanted and not partners:
+            records.append(
+                self._failure(source, "extract", "no partner logos matched the profile's sections")
+            )
+        # Partners are staged now; each logo's hash updates them (same key) when its image arrives.
+        records += partners
+        yield PageResult(source, "front", records)
+        yield from self._logo_requests(partners)
+
+    def _logo_requests(self, partners: list[Partner]) -> Iterator[Request]:
         by_logo: dict[str, list[Partner]] = {}
         for partner in partners:
-            if partner.logo_url:
+            if partner.logo_url and partner.logo_url not in self._done:
                 by_logo.setdefault(partner.logo_url, []).append(partner)
-            else:
-                yield partner
         # One download per distinct logo URL, whatever number of partners shows it.
         for url, group in by_logo.items():
             yield Request(url, callback=self.parse_logo, errback=self.failed, cb_kwargs={"partners": group})
 
     def parse_logo(self, response: Response, partners: list[Partner]) -> Output:
         digest = hashlib.sha256(response.body).hexdigest()
-        kind = (response.headers.get("Content-Type") or b"").decode("latin-1").split(";")[0].strip() or None
+        kind = (_header(response, b"Content-Type") or "").split(";")[0].strip() or None
         for partner in partners:
             partner.logo_sha256 = digest
             partner.logo_bytes = len(response.body)
             partner.logo_type = kind
-            yield partner
+        yield PageResult(_source(response), "logo", list(partners))
+
+    # -- errors -----------------------------------------------------------------------------------
 
     def failed(self, failure: TwistedFailure) -> Output:
         """Errback: record why a request gave nothing, and keep what its context already held."""
         request = failure.request  # type: ignore[attr-defined]
-        status = None
+        url = request.meta.get("redirect_urls", [request.url])[0]
         if failure.check(HttpError):
             status = failure.value.response.status
-            yield self._failure(request.url, "http", f"HTTP {status}", status)
+            records: list[Any] = [self._failure(url, "http", f"HTTP {status}", status)]
         else:
-            yield self._failure(
-                request.url, "download", f"{failure.type.__name__}: {failure.getErrorMessage()}"
-            )
-        kwargs = request.cb_kwargs
-        if "partners" in kwargs:  # the partner stands, its logo is unknown this time
-            yield from kwargs["partners"]
-        if "listing" in kwargs:
-            yield from self._release_rows(kwargs["listing"].post_url)
+            records = [
+                self._failure(url, "download", f"{failure.type.__name__}: {failure.getErrorMessage()}")
+            ]
+        if "listing" in request.cb_kwargs:
+            records += self._release_rows(url)
+        yield PageResult(url, "error", records)
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _document(self, response: Response):
+    def _document(self, response: Response) -> Document:
         declared = charset_from_content_type(response.headers.get("Content-Type"))
         return parse_html(response.body, response.url, declared)
 
     def _failure(self, url: str, stage: str, reason: str, status: int | None = None) -> Failure:
         self.crawler.stats.inc_value(f"board/failures/{stage}")
         return Failure(url=url, stage=stage, reason=reason, http_status=status, at=_now())
+
+    def _error(self, url: str, stage: str, reason: str, status: int | None = None) -> PageResult:
+        return PageResult(url, "error", [self._failure(url, stage, reason, status)])
+
+
+def _source(response: Response) -> str:
+    """The URL the crawl asked for (before redirects): the key under which the page is journaled."""
+    return response.meta.get("redirect_urls", [response.url])[0]
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
 
 
 def _now() -> datetime:

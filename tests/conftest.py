@@ -59,10 +59,10 @@ class Demo:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """``crawler demo --days 3`` into a fresh archive, as ``make demo`` runs it."""
+    """``crawler demo --days 7`` into a fresh archive (``make demo`` runs 3 days)."""
     root = tmp_path_factory.mktemp("demo") / "archive"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "crawler", "demo", "--days", "3", "--archive", str(root)]
+    command = [sys.executable, "-m", "crawler", "demo", "--days", "7", "--archive", str(root)]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return Demo(root, proc.stdout)

@@ -29,10 +29,10 @@ def test_bad_at_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
 def test_demo_prints_a_summary_and_runs_lists_the_snapshots(
     demo: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert "3 snapshot(s) of seoulsolution" in demo.stdout
+    assert "7 snapshot(s) of seoulsolution" in demo.stdout
     assert main(["runs", "--archive", str(demo.archive)]) == 0
     out = capsys.readouterr().out
-    assert out.count("2026110") == 3 and "listing_rows" in out
+    assert out.count("2026110") == 7 and "listing_rows" in out
 
 
 @pytest.mark.slow

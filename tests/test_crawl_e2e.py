@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -14,8 +11,8 @@ import pyarrow.dataset as ds
 import pytest
 
 import archive
-from crawler.replica import ReplicaProcess, ReplicaSite
-from tests.conftest import REPO, run_crawl
+from crawler.replica import ReplicaSite
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
@@ -77,9 +74,9 @@ def site() -> ReplicaSite:
     return ReplicaSite(day=1)
 
 
-def test_demo_leaves_three_committed_snapshots(demo_archive: Path) -> None:
+def test_demo_leaves_one_committed_snapshot_per_day(demo_archive: Path) -> None:
     snapshots = archive.open(demo_archive).snapshots(site="seoulsolution")
-    assert list(snapshots["snapshot_id"]) == ["20261101T140000Z", "20261102T140000Z", "20261103T140000Z"]
+    assert list(snapshots["snapshot_id"]) == [f"202611{day:02d}T140000Z" for day in range(1, 8)]
 
 
 def test_listing_has_a_row_for_every_listed_post(first, site: ReplicaSite) -> None:
@@ -165,7 +162,7 @@ def test_dtypes_and_raw_readers(demo_archive: Path, first) -> None:
     assert len(raw) == sum(
         len(archive.open(demo_archive).listing(snapshot=s)) for s in raw["snapshot_id"].unique()
     )
-    table = ds.dataset(demo_archive / "posts", partitioning="hive").to_table()
+    table = ds.dataset(demo_archive / "post_versions", partitioning="hive").to_table()
     assert table.schema.field("attachments").type.value_type.names == ["name", "url", "size", "mime"]
 
 
@@ -185,42 +182,3 @@ def test_scrapy_crawl_from_the_repository_root(replica_day1: str, tmp_path: Path
     assert list(arch.snapshots()["snapshot_id"]) == ["20261101T140000Z"]
     assert len(arch.listing()) == 21  # one page: the notice and 20 rows
     assert len(arch.posts()) == 21
-
-
-def test_sigkill_leaves_no_partial_snapshot(tmp_path: Path) -> None:
-    root = tmp_path / "archive"
-    log = tmp_path / "access.log"
-    with ReplicaProcess(day=1, access_log=log) as replica:
-        assert (
-            run_crawl(replica.url, root, "--max-pages", "1", "--at", "2026-11-01T00:00:00Z").returncode == 0
-        )
-        before = pd.read_parquet(root / "posts")
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        command = [
-            sys.executable,
-            "-m",
-            "crawler",
-            "crawl",
-            "--base-url",
-            replica.url,
-            "--archive",
-            str(root),
-        ]
-        child = subprocess.Popen(
-            [*command, "--at", "2026-11-01T14:00:00Z"],
-            env=env,
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(log.read_text().splitlines()) < 120:
-            time.sleep(0.02)
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=10)
-    assert child.returncode == -signal.SIGKILL
-    arch = archive.open(root)
-    assert list(arch.snapshots()["snapshot_id"]) == ["20261101T000000Z"]
-    after = pd.read_parquet(root / "posts")  # no footerless file where raw readers look
-    assert len(after) == len(before) == len(arch.posts())
-    assert not (root / "posts" / "site=seoulsolution" / "snapshot_id=20261101T140000Z").exists()

@@ -29,6 +29,9 @@ class Page:
     charset_header: str | None  # the charset= for the Content-Type header; None: no charset in the header
     last_modified: datetime | None
     location: str | None = None  # redirect target (a path) for 301s
+    # What the validators (ETag) are computed from. Post pages use the node's version, as a CMS does
+    # from its "changed" stamp: the counter and the shared footer change daily without editing the post.
+    etag_basis: bytes | None = None
 
 
 def esc(text: str) -> str:

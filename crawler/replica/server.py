@@ -45,7 +45,7 @@ def _prepare(page: Page) -> _Prepared:
     return _Prepared(
         page=page,
         content_type=content_type.encode("ascii"),
-        etag=hashlib.sha1(page.body).hexdigest()[:24],
+        etag=hashlib.sha1(page.etag_basis or page.body).hexdigest()[:24],
         last_modified=format_datetime(lm_at, usegmt=True).encode() if lm_at else None,
         last_modified_at=lm_at,
         # mtime=0: the same body always compresses to the same bytes

@@ -152,14 +152,16 @@ class ReplicaSite:
         return self._html(text, self._day_start())
 
     def _post(self, post: _Post) -> Page:
+        basis = f"node/{post.nid}@{post.last_modified().isoformat()}".encode()
         if post.nid == self._corpus.lying_header_post_id:
             # EUC-KR bytes, no meta declaration, and a header that claims Latin-1.
             text = render.post_page(post, self._footer, "none")
-            return Page(200, "text/html", render.encode(text, "euc-kr"), "iso-8859-1", post.last_modified())
-        if post.nid == self._corpus.euc_kr_post_id:
-            text = render.post_page(post, self._footer, "euc-kr")
-            return Page(200, "text/html", render.encode(text, "euc-kr"), None, post.last_modified())
-        return self._html(render.post_page(post, self._footer, "utf-8"), post.last_modified())
+            body, charset = render.encode(text, "euc-kr"), "iso-8859-1"
+        elif post.nid == self._corpus.euc_kr_post_id:
+            body, charset = render.encode(render.post_page(post, self._footer, "euc-kr"), "euc-kr"), None
+        else:
+            body, charset = render.post_page(post, self._footer, "utf-8").encode("utf-8"), "utf-8"
+        return Page(200, "text/html", body, charset, post.last_modified(), etag_basis=basis)
 
 
 def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:

@@ -1,0 +1,79 @@
+"""Retries that are polite: ``Retry-After`` honoured on 429/503, exponential backoff otherwise.
+
+Scrapy's RetryMiddleware re-queues at once; a server that asks for a pause, or is failing, should get one.
+The pause also slows the host's download slot, so that other requests to it wait as well.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.http import Request, Response
+from scrapy.utils.defer import deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet import reactor, task
+
+logger = logging.getLogger(__name__)
+
+
+def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3); None if unusable."""
+    if not value:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def backoff_seconds(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff: base, 2·base, 4·base, … capped."""
+    return min(cap, base * (2 ** max(0, attempt)))
+
+
+class PoliteRetryMiddleware(RetryMiddleware):
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
+        self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX", 120.0)
+        self.retry_after_max = settings.getfloat("RETRY_AFTER_MAX", 600.0)
+
+    async def process_response(self, request: Request, response: Response) -> Any:
+        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+            return response
+        attempt = request.meta.get("retry_times", 0)
+        delay = None
+        if response.status in (429, 503):
+            delay = retry_after_seconds(response.headers.get("Retry-After"))
+            if delay is not None:
+                delay = min(delay, self.retry_after_max)
+        if delay is None:
+            delay = backoff_seconds(attempt, self.backoff_base, self.backoff_max)
+        retry = self._retry(request, f"HTTP {response.status}")
+        if retry is None:
+            return response
+        if delay > 0:
+            logger.info("HTTP %s for %s: retrying in %.1f s", response.status, request.url, delay)
+            self._slow_slot(request, delay)
+            await deferred_to_future(task.deferLater(reactor, delay, lambda: None))
+        return retry
+
+    def _slow_slot(self, request: Request, delay: float) -> None:
+        """Other requests to the same host wait too (the server asked the whole client to pause)."""
+        engine = getattr(self.crawler, "engine", None)
+        slots = getattr(getattr(engine, "downloader", None), "slots", {})
+        key = request.meta.get("download_slot") or urlparse_cached(request).hostname or ""
+        slot = slots.get(key)
+        if slot is not None:
+            slot.delay = max(slot.delay, delay)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from crawler.middlewares import backoff_seconds, retry_after_seconds
+from crawler.schedule import parse_interval
+
+NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        (b"120", 120.0),
+        ("0", 0.0),
+        ("Wed, 25 Nov 2026 12:01:30 GMT", 90.0),
+        ("Wed, 25 Nov 2026 11:00:00 GMT", 0.0),  # a date in the past: retry now
+        ("soon", None),
+        (b"", None),
+        (None, None),
+    ],
+)
+def test_retry_after(header, seconds) -> None:
+    assert retry_after_seconds(header, now=NOW) == seconds
+
+
+def test_backoff_doubles_up_to_its_cap() -> None:
+    assert [backoff_seconds(n, 2.0, 20.0) for n in range(5)] == [2.0, 4.0, 8.0, 16.0, 20.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("30m", 1800), ("6h", 21600), ("1d", 86400), (" 1.5h", 5400)]
+)
+def test_intervals(text: str, seconds: float) -> None:
+    assert parse_interval(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "6", "6 hours", "0h", "-1h"])
+def test_bad_intervals(text: str) -> None:
+    with pytest.raises(ValueError, match="interval must look like"):
+        parse_interval(text)
