@@ -84,6 +84,10 @@ def iter_batches(path: Path, *, batch_rows: int, columns: Sequence[str] | None =
         yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
 
 
+#: Columns whose row-group statistics let a reader skip other snapshots' rows or find a post.
+STATISTICS_COLUMNS = ("snapshot_id", "first_seen", "post_id", "page", "position")
+
+
 class FileWriter:
     """Writes one Parquet file of a dataset under a temporary ``.inprogress`` name, in row groups of
     ``batch_rows``; :meth:`finish` closes it, proves it complete by reopening its footer, and renames it
@@ -101,7 +105,10 @@ class FileWriter:
         self._tables: list[pa.Table] = []
         self._buffered = 0
         self.tmp.parent.mkdir(parents=True, exist_ok=True)
-        self._w = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+        # Statistics only on the key columns readers filter on: min/max of every text column (bodies,
+        # titles) would put whole strings into each footer, several KB per file.
+        stats = [name for name in STATISTICS_COLUMNS if name in self.schema.names]
+        self._w = pq.ParquetWriter(self.tmp, self.schema, compression="zstd", write_statistics=stats)
 
     def _count(self, sid: str, n: int) -> None:
         self.rows += n

@@ -25,6 +25,12 @@ from crawler.monitors import SnapshotSummary, check, failed
 
 logger = logging.getLogger(__name__)
 
+#: Scrapy statistics worth keeping with each run (all of them would be several KB a snapshot).
+KEPT_STATS = (
+    "board/", "downloader/", "elapsed_time", "finish_", "httpcompression/", "item_", "log_count/",
+    "memusage/max", "retry/", "robotstxt/", "response_received_count", "scheduler/enqueued", "start_time",
+)  # fmt: skip
+
 
 class ArchivePipeline:
     def __init__(self, crawler: Any) -> None:
@@ -184,5 +190,7 @@ class ArchivePipeline:
             "http_statuses": json.dumps(dict(sorted(statuses.items()))),
             "code_version": __version__,
             "monitors": json.dumps(monitors, ensure_ascii=False),
-            "stats_json": json.dumps(stats, default=str, sort_keys=True),
+            "stats_json": json.dumps(
+                {k: v for k, v in stats.items() if k.startswith(KEPT_STATS)}, default=str, sort_keys=True
+            ),
         }

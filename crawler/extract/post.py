@@ -10,6 +10,7 @@ from datetime import datetime
 
 from crawler.extract.dom import Document, ExtractionError, block_text, clean_html, inline_text, raw_text
 from crawler.extract.values import read_date
+from crawler.incremental import url_key
 from crawler.items import Attachment, Image, ListingRow, Post
 from crawler.normalize import (
     clean_text,
@@ -99,7 +100,8 @@ def content_hash(post: Post) -> str:
         post.published.isoformat() if post.published else None,
         post.author,
         post.body_text,
-        [(a.name, a.url) for a in post.attachments],
+        # Site-relative: the same site behind another host or port (--base-url) is the same content.
+        [(a.name, url_key(a.url)) for a in post.attachments],
         post.source_url,
     ]
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
