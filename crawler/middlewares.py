@@ -15,7 +15,6 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Request, Response
 from scrapy.utils.defer import deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
-from twisted.internet import reactor, task
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +47,7 @@ class PoliteRetryMiddleware(RetryMiddleware):
         self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
         self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX", 120.0)
         self.retry_after_max = settings.getfloat("RETRY_AFTER_MAX", 600.0)
+        self._paused: dict[str, float] = {}  # slot key -> its delay before a Retry-After pause
 
     async def process_response(self, request: Request, response: Response) -> Any:
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
@@ -64,16 +64,29 @@ class PoliteRetryMiddleware(RetryMiddleware):
         if retry is None:
             return response
         if delay > 0:
+            from twisted.internet import reactor, task  # the crawl's reactor, installed by Scrapy by now
+
             logger.info("HTTP %s for %s: retrying in %.1f s", response.status, request.url, delay)
             self._slow_slot(request, delay)
-            await deferred_to_future(task.deferLater(reactor, delay, lambda: None))
+            await deferred_to_future(task.deferLater(reactor, delay, lambda: None))  # type: ignore[arg-type]
         return retry
 
     def _slow_slot(self, request: Request, delay: float) -> None:
-        """Other requests to the same host wait too (the server asked the whole client to pause)."""
+        """Other requests to the same host wait too while the pause lasts (the server asked the whole
+        client to pause); afterwards the slot's own delay comes back."""
         engine = getattr(self.crawler, "engine", None)
         slots = getattr(getattr(engine, "downloader", None), "slots", {})
         key = request.meta.get("download_slot") or urlparse_cached(request).hostname or ""
         slot = slots.get(key)
-        if slot is not None:
-            slot.delay = max(slot.delay, delay)
+        if slot is None:
+            return
+        baseline = self._paused.setdefault(key, slot.delay)
+        slot.delay = max(slot.delay, delay)
+
+        def restore() -> None:
+            if self._paused.pop(key, None) is not None:
+                slot.delay = baseline
+
+        from twisted.internet import reactor
+
+        reactor.callLater(delay, restore)  # type: ignore[attr-defined]

@@ -265,3 +265,22 @@ def test_schedule_runs_back_to_back_and_stops_on_sigterm(tmp_path: Path) -> None
         _out, err = looping.communicate(timeout=30)
     assert looping.returncode == 0
     assert "Scheduler stopped after 1 run(s)" in err
+
+
+def test_retry_after_is_honoured_and_nothing_is_lost(tmp_path: Path) -> None:
+    """The replica refuses every 4th post request once with 503 and ``Retry-After: 1``."""
+    root, log, report = tmp_path / "archive", tmp_path / "access.log", tmp_path / "report.json"
+    with ReplicaProcess(day=1, posts=40, access_log=log, busy_every=4) as replica:
+        started = time.monotonic()
+        result = run_crawl(replica.url, root, "--max-pages", "1", "--report", str(report))
+        seconds = time.monotonic() - started
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = log_lines(log)
+    refused = [t for m, t, s in lines if s == 503]
+    assert len(refused) == 5  # 21 post pages on the first listing page: every 4th refused once
+    for target in refused:
+        assert (("GET", target, 200)) in lines[lines.index(("GET", target, 503)) :]
+    assert seconds >= 1.0  # the crawler waited as asked instead of hammering the server
+    data = json.loads(report.read_text())
+    assert data["http_statuses"]["503"] == 5 and data["failures_total"] == 0
+    assert data["counts"]["posts_fetched"] == 21

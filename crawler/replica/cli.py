@@ -17,6 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--access-log", metavar="FILE", help="append one line per request here (default: stderr)"
     )
     parser.add_argument("--changes", action="store_true", help="print the day's change list as JSON and exit")
+    parser.add_argument(
+        "--busy-every", type=int, default=0, metavar="N",
+        help="refuse every Nth post request once with 503 and Retry-After: 1 (fault injection; default off)",
+    )  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> int:
@@ -33,9 +37,9 @@ def main(args: argparse.Namespace) -> int:
 
     if args.access_log:
         with open(args.access_log, "a", encoding="utf-8", buffering=1) as log:  # line-buffered
-            serve(site, host=args.host, port=args.port, access_log=log)
+            serve(site, host=args.host, port=args.port, access_log=log, busy_every=args.busy_every)
     else:
-        serve(site, host=args.host, port=args.port)
+        serve(site, host=args.host, port=args.port, busy_every=args.busy_every)
     return 0
 
 

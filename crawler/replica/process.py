@@ -28,8 +28,10 @@ class ReplicaProcess:
         redesign: bool = False,
         access_log: Path | None = None,
         *,
+        busy_every: int = 0,
         startup_timeout: float = 30.0,
     ) -> None:
+        self.busy_every = busy_every
         self.day = day
         self.posts = posts
         self.redesign = redesign
@@ -59,6 +61,8 @@ class ReplicaProcess:
             cmd.append("--redesign")
         if self.access_log is not None:
             cmd += ["--access-log", str(self.access_log)]
+        if self.busy_every:
+            cmd += ["--busy-every", str(self.busy_every)]
         return cmd
 
     def start(self) -> ReplicaProcess:

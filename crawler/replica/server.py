@@ -87,14 +87,23 @@ def _etag_matches(header: str, etag: str) -> bool:
     return False
 
 
+BUSY_RETRY_AFTER_S = 1
+_POST_TARGET = re.compile(r"^/(?:en|ko)/content/")
+
+
 class ReplicaResource(Resource):
     isLeaf = True
 
-    def __init__(self, site: ReplicaSite, access_log: TextIO) -> None:
+    def __init__(self, site: ReplicaSite, access_log: TextIO, *, busy_every: int = 0) -> None:
         super().__init__()
         self.site = site
         self.access_log = access_log
         self._prepared: OrderedDict[str, _Prepared] = OrderedDict()
+        # Fault injection: every Nth post request is refused once with 503 and Retry-After, as an
+        # overloaded server does; the retry of the same target is served.
+        self.busy_every = busy_every
+        self._post_requests = 0
+        self._refused: set[str] = set()
 
     def _get(self, target: str) -> _Prepared:
         prepared = self._prepared.get(target)
@@ -123,6 +132,14 @@ class ReplicaResource(Resource):
                 request.setHeader(b"content-length", str(len(body)).encode())
                 request.write(body)
                 sent = len(body)
+            elif self._busy(target):
+                request.setResponseCode(503)
+                request.setHeader(b"retry-after", str(BUSY_RETRY_AFTER_S).encode())
+                body = b"Service Temporarily Unavailable\n"
+                request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+                request.setHeader(b"content-length", str(len(body)).encode())
+                request.write(body)
+                sent = len(body)
             else:
                 sent = self._respond(request, target, method)
         except Exception:  # keep serving; the traceback goes to stderr for whoever debugs the test
@@ -133,6 +150,15 @@ class ReplicaResource(Resource):
         self.access_log.write(f"{method} {raw_target} {request.code} {sent}\n")
         request.finish()
         return NOT_DONE_YET
+
+    def _busy(self, target: str) -> bool:
+        if not self.busy_every or not _POST_TARGET.match(target) or target in self._refused:
+            return False
+        self._post_requests += 1
+        if self._post_requests % self.busy_every:
+            return False
+        self._refused.add(target)
+        return True
 
     def _respond(self, request: Request, target: str, method: str) -> int:
         prepared = self._get(target)
@@ -192,6 +218,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     access_log: TextIO | None = None,
+    busy_every: int = 0,
 ) -> None:
     """Serve until SIGTERM/SIGINT. Prints one line with the address once listening (port 0: a free port)."""
     # Imported here, not at module level: importing the reactor installs it, and the project CLI imports this
@@ -199,7 +226,7 @@ def serve(
     from twisted.internet import reactor
 
     site = site or ReplicaSite(day, posts=posts, redesign=redesign)
-    resource = ReplicaResource(site, access_log or sys.stderr)
+    resource = ReplicaResource(site, access_log or sys.stderr, busy_every=busy_every)
     factory = Site(resource)
     factory.log = lambda request: None  # type: ignore[method-assign]  # our own access log replaces Twisted's
     listening = reactor.listenTCP(port, factory, interface=host)  # type: ignore[attr-defined]

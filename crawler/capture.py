@@ -1,0 +1,324 @@
+"""Byte-exact capture of every HTTP exchange, for WARC files.
+
+Scrapy's ``Response`` loses the reason phrase, the raw header lines (order, casing, duplicates, the
+connection headers Twisted keeps to itself) and, after ``HttpCompressionMiddleware``, the content-encoding.
+``CapturingDownloadHandler`` is Scrapy's own HTTP/1.1 handler with its connection protocol instrumented:
+
+- the request: Twisted's ``Request.writeTo(transport)`` is given a recording stand-in for the transport, so
+  the bytes kept are exactly the bytes Twisted wrote to the socket (request line, header lines in the order
+  and casing Twisted sent them, the blank line, the body);
+- the response: every byte the connection's protocol receives while the request is current is kept, before
+  Twisted's parser sees it; the parser's end-of-response call (``_finishResponse(rest)``) marks where the
+  response ends. The head (status line with its reason phrase, header lines verbatim) and the body as it
+  came over the wire (content-encoded; with its chunk framing if the server chunked it) are split from
+  those bytes.
+
+Nothing the rest of Scrapy sees changes, except that the handler puts ``Captured`` in
+``request.meta["capture"]`` (``response.meta["capture"]`` for callbacks) and sends the
+``exchange_captured`` signal for every response, including those that never reach a spider (robots.txt,
+redirects, responses that HttpErrorMiddleware filters). ``WarcCapture`` is the extension that writes them
+to the snapshot's WARC files (``archive.warc``) and puts the record's ``Provenance`` in
+``request.meta["warc"]``.
+
+Enable with::
+
+    DOWNLOAD_HANDLERS = {"http": "crawler.capture.CapturingDownloadHandler",
+                         "https": "crawler.capture.CapturingDownloadHandler"}
+    EXTENSIONS = {"crawler.capture.WarcCapture": 100}
+    WARC_ENABLED = True
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urldefrag
+
+from scrapy import signals
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Request, Response
+
+logger = logging.getLogger(__name__)
+
+CAPTURE_META = "capture"  # request.meta key of the Captured exchange
+WARC_META = "warc"  # request.meta key of the archive.warc.Provenance of its records
+#: Signal sent for each captured exchange: ``captured``, ``request``, ``response``.
+exchange_captured = object()
+
+# Private marker carried from the Twisted response to the Scrapy response, then removed by the handler.
+_MARKER = b"X-Policyboard-Capture-Id"
+_MAX_PENDING = 4096
+
+
+@dataclass(frozen=True)
+class Captured:
+    """One exchange as it went over the wire (``archive.warc.Exchange``)."""
+
+    url: str
+    request: bytes  # as written to the socket: request line, header lines, blank line, body
+    response_head: bytes  # as received: status line and header lines up to and including the blank line
+    response_body: bytes  # as received: content-encoded; chunk framing included if chunked
+    remote_ip: str | None
+    started_at: datetime  # when the request was written
+    complete: bool = True  # False: the connection ended before the end of the response was seen
+    interim: bytes = b""  # 1xx interim responses received before this one (Twisted ignores them)
+
+    @property
+    def status_line(self) -> bytes:
+        return self.response_head.split(b"\n", 1)[0].rstrip(b"\r")
+
+
+class _Exchange:
+    __slots__ = ("end", "received", "remote_ip", "sent", "started_at")
+
+    def __init__(self, remote_ip: str | None) -> None:
+        self.sent = bytearray()
+        self.received = bytearray()
+        self.end: int | None = None
+        self.remote_ip = remote_ip
+        self.started_at = datetime.now(UTC)
+
+    def freeze(self, url: str) -> Captured:
+        end = self.end if self.end is not None else len(self.received)
+        raw = bytes(self.received[:end])
+        interim = b""
+        head, body = _split(raw)
+        while _is_interim(head) and body:  # 100 Continue, 103 Early Hints...: skipped like Twisted does
+            interim += head
+            head, body = _split(body)
+        return Captured(
+            url=url,
+            request=bytes(self.sent),
+            response_head=head,
+            response_body=body,
+            remote_ip=self.remote_ip,
+            started_at=self.started_at,
+            complete=self.end is not None,
+            interim=interim,
+        )
+
+
+def _split(raw: bytes) -> tuple[bytes, bytes]:
+    from archive.warc import split_head
+
+    return split_head(raw)
+
+
+def _is_interim(head: bytes) -> bool:
+    parts = head.split(b" ", 2)
+    return len(parts) > 1 and parts[1][:1] == b"1" and len(parts[1]) == 3
+
+
+class _Recorder:
+    """Stands in for the transport while Twisted writes one request: keeps every byte and forwards it."""
+
+    def __init__(self, transport: Any, sink: bytearray) -> None:
+        self._transport = transport
+        self._sink = sink
+
+    def write(self, data: bytes) -> None:
+        self._sink += data
+        self._transport.write(data)
+
+    def writeSequence(self, seq: Any) -> None:
+        seq = list(seq)
+        for data in seq:
+            self._sink += data
+        self._transport.writeSequence(seq)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class _Pending:
+    """Captures whose Twisted response exists but whose Scrapy response has not been built yet."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[bytes, _Exchange] = OrderedDict()
+        self._ids = itertools.count(1)
+
+    def add(self, ex: _Exchange) -> bytes:
+        key = str(next(self._ids)).encode()
+        self._items[key] = ex
+        while len(self._items) > _MAX_PENDING:  # responses Scrapy dropped (timeouts, maxsize) never return
+            self._items.popitem(last=False)
+        return key
+
+    def pop(self, key: bytes) -> _Exchange | None:
+        return self._items.pop(key, None)
+
+
+def _peer_ip(transport: Any) -> str | None:
+    try:
+        return str(transport.getPeer().host)
+    except Exception:  # no peer address (a test transport)
+        return None
+
+
+def _instrument(proto: Any, pending: _Pending) -> None:
+    """Wrap one HTTP11ClientProtocol instance (Twisted's, or Scrapy's lenient subclass)."""
+    current: list[_Exchange | None] = [None]
+    orig_request = proto.request
+    orig_data = proto.dataReceived
+    orig_finish = proto._finishResponse
+
+    def request(txrequest: Any) -> Any:
+        ex = _Exchange(_peer_ip(proto.transport))
+        orig_write_to = txrequest.writeTo
+
+        def write_to(transport: Any) -> Any:
+            current[0] = ex  # only a request that is really sent becomes current
+            ex.started_at = datetime.now(UTC)
+            return orig_write_to(_Recorder(transport, ex.sent))
+
+        txrequest.writeTo = write_to
+        d = orig_request(txrequest)
+
+        def attach(txresponse: Any) -> Any:
+            # Twisted calls back when the headers are parsed; the body follows, recorded by data_received.
+            if current[0] is ex:
+                txresponse.headers.addRawHeader(_MARKER, pending.add(ex))
+            return txresponse
+
+        d.addCallback(attach)
+        return d
+
+    def data_received(data: bytes) -> None:
+        ex = current[0]
+        if ex is not None and ex.end is None:
+            ex.received += data
+        orig_data(data)
+
+    def finish_response(rest: bytes) -> Any:
+        ex = current[0]
+        if ex is not None and ex.end is None:
+            ex.end = len(ex.received) - len(rest)
+        return orig_finish(rest)
+
+    proto.request = request
+    proto.dataReceived = data_received
+    proto._finishResponse = finish_response
+
+
+def _capturing_factory(base: type, pending: _Pending) -> type:
+    """A subclass of the pool's protocol factory whose protocols are instrumented."""
+
+    class CapturingFactory(base):  # type: ignore[misc, valid-type]
+        noisy = False
+
+        def buildProtocol(self, addr: Any) -> Any:
+            proto = super().buildProtocol(addr)
+            _instrument(proto, pending)
+            return proto
+
+    return CapturingFactory
+
+
+class CapturingDownloadHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP/1.1 handler, plus the exchange's wire bytes in ``request.meta["capture"]``."""
+
+    def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
+        self._pending = _Pending()
+        self._pool._factory = _capturing_factory(self._pool._factory, self._pending)
+
+    async def download_request(self, request: Request) -> Response:
+        request.meta.pop(CAPTURE_META, None)  # a retry or redirect copies the meta of the request before
+        response = await super().download_request(request)
+        keys = response.headers.pop(_MARKER, None)
+        ex = self._pending.pop(keys[-1]) if keys else None
+        if ex is None:
+            logger.warning("No capture for %s: it will be missing from the WARC files", request.url)
+            return response
+        captured = ex.freeze(urldefrag(request.url)[0])
+        request.meta[CAPTURE_META] = captured
+        self._crawler.signals.send_catch_log(
+            exchange_captured, captured=captured, request=request, response=response
+        )
+        return response
+
+
+class WarcCapture:
+    """Writes every captured exchange of a crawl into the snapshot's WARC files.
+
+    Settings: ``WARC_ENABLED`` (default False), ``ARCHIVE_ROOT``, ``RESUME`` (continue the snapshot's
+    staged WARC), ``WARC_MAX_BYTES`` (rotation size), ``WARC_PUBLISH`` (publish the files when the spider
+    finished; default False: the snapshot commit calls ``archive.warc.publish``). The site is
+    ``spider.profile.name`` (else ``WARC_SITE`` or the spider's name) and the snapshot ``spider.snapshot_id``
+    (else ``WARC_SNAPSHOT_ID``)."""
+
+    def __init__(self, crawler: Any) -> None:
+        if not crawler.settings.getbool("WARC_ENABLED"):
+            raise NotConfigured("WARC_ENABLED is off")
+        self.crawler = crawler
+        self.writer: Any = None
+        self.written = 0
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.captured, signal=exchange_captured)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> WarcCapture:
+        return cls(crawler)
+
+    def _writer(self) -> Any:
+        if self.writer is None:
+            from archive.warc import DEFAULT_MAX_BYTES, WarcWriter
+            from crawler import __version__
+
+            settings = self.crawler.settings
+            spider = self.crawler.spider
+            profile = getattr(spider, "profile", None)
+            site = getattr(profile, "name", None) or settings.get("WARC_SITE") or spider.name
+            snapshot_id = getattr(spider, "snapshot_id", None) or settings.get("WARC_SNAPSHOT_ID")
+            info = {
+                "crawler-version": __version__,
+                "scrapy-settings": {
+                    k: settings.get(k)
+                    for k in (
+                        "USER_AGENT",
+                        "ROBOTSTXT_OBEY",
+                        "DOWNLOAD_DELAY",
+                        "CONCURRENT_REQUESTS_PER_DOMAIN",
+                    )
+                },
+                "http-header-user-agent": settings.get("USER_AGENT"),
+                "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+            }
+            self.writer = WarcWriter(
+                Path(settings.get("ARCHIVE_ROOT")),
+                site,
+                snapshot_id,
+                resume=settings.getbool("RESUME"),
+                info=info,
+                max_bytes=settings.getint("WARC_MAX_BYTES", DEFAULT_MAX_BYTES),
+            )
+        return self.writer
+
+    def spider_opened(self, spider: Any) -> None:
+        self._writer()
+
+    def captured(self, captured: Captured, request: Request, response: Response) -> None:
+        request.meta[WARC_META] = self._writer().write(captured)
+        self.written += 1
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        if self.writer is None:
+            return
+        from archive.warc import publish
+
+        writer, self.writer = self.writer, None
+        if reason != "finished":
+            writer.close()  # the next run resumes the open file
+            return
+        writer.finish()
+        writer.close()
+        if self.crawler.settings.getbool("WARC_PUBLISH"):
+            publish(writer.root, writer.site, writer.snapshot_id)
+        logger.info("WARC: %d exchanges written for %s/%s", self.written, writer.site, writer.snapshot_id)
