@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from archive.schema import POST_OBS, VERSION_COLUMNS
+from archive.schema import CONTENT_COLUMNS, POST_OBS, VERSION_COLUMNS
 
 #: post_obs columns copied from a downloaded post (``snapshot_id`` and ``fetch`` are set by the writer).
 OBS_FROM_POST: tuple[str, ...] = tuple(n for n in POST_OBS.names if n not in ("snapshot_id", "fetch"))
@@ -26,7 +26,7 @@ CARRIED: tuple[str, ...] = (
 def fallback_hash(post: dict[str, Any]) -> str:
     """A content hash for a post staged without one: sha256 over every version column, so that the
     archive can still key its versions (the crawler always sends its own ``content_hash``)."""
-    content = [post.get(name) for name in VERSION_COLUMNS]
+    content = [post.get(name) for name in CONTENT_COLUMNS]
     data = json.dumps(content, ensure_ascii=False, default=str, sort_keys=True)
     return "archive-sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
 

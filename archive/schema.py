@@ -186,8 +186,17 @@ def _with_snapshot_id(schema: pa.Schema) -> pa.Schema:
     return pa.schema([SNAPSHOT_ID, *schema])
 
 
-#: Columns of a post that make up one *version* (stored once per distinct ``(post_id, content_hash)``).
-VERSION_COLUMNS: tuple[str, ...] = (
+#: Where a row's content came from: the WARC record holding the response's payload (a revisit resolved
+#: to its original). Null where no WARC was written (crawls without capture, archives before it).
+PROVENANCE = (
+    pa.field("warc_file", pa.string()),  # relative to the archive root
+    pa.field("warc_offset", pa.int64()),
+    pa.field("warc_length", pa.int64()),
+)
+PROVENANCE_COLUMNS: tuple[str, ...] = tuple(f.name for f in PROVENANCE)
+
+#: Columns of a post that make up its content (what ``content_hash`` covers, with ``post_id``).
+CONTENT_COLUMNS: tuple[str, ...] = (
     "title",
     "title_raw",
     "lang",
@@ -204,15 +213,28 @@ VERSION_COLUMNS: tuple[str, ...] = (
     "source_url",
     "source_text",
 )
+#: Columns of a post stored once per *version* (distinct ``(post_id, content_hash)``): its content and
+#: the provenance of the download that first stored it.
+VERSION_COLUMNS: tuple[str, ...] = CONTENT_COLUMNS + PROVENANCE_COLUMNS
 
-LISTING = _with_snapshot_id(V1_LISTING)
+
+def _with_provenance(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([*schema, *PROVENANCE])
+
+
+LISTING_IN = _with_provenance(V1_LISTING)
+PARTNERS_IN = _with_provenance(V1_PARTNERS)
+BLOCKS_IN = _with_provenance(V1_BLOCKS)
+_POST_FIELDS = {f.name: f for f in [*V1_POSTS, *PROVENANCE]}
+
+LISTING = _with_snapshot_id(LISTING_IN)
 
 POST_VERSIONS = pa.schema(
     [
         SNAPSHOT_ID,  # the snapshot that wrote the version: always equal to first_seen
         pa.field("post_id", pa.string(), nullable=False),
         pa.field("content_hash", pa.string(), nullable=False),
-        *(V1_POSTS.field(name) for name in VERSION_COLUMNS),
+        *(_POST_FIELDS[name] for name in VERSION_COLUMNS),
         pa.field("first_seen", pa.string(), nullable=False),
     ]
 )
@@ -237,8 +259,8 @@ POST_OBS = pa.schema(
     ]
 )
 
-PARTNERS = _with_snapshot_id(V1_PARTNERS)
-BLOCKS = _with_snapshot_id(V1_BLOCKS)
+PARTNERS = _with_snapshot_id(PARTNERS_IN)
+BLOCKS = _with_snapshot_id(BLOCKS_IN)
 FAILURES = _with_snapshot_id(V1_FAILURES)
 
 RUNS = pa.schema(
@@ -281,6 +303,7 @@ POSTS = pa.schema(
         pa.field("etag", pa.string()),
         pa.field("last_modified", pa.string()),
         V1_POSTS.field("fetched_at"),
+        *PROVENANCE,
     ]
 )
 
@@ -298,11 +321,11 @@ POST_SEEN = pa.schema(
 )
 
 STAGE_DATASETS: dict[str, pa.Schema] = {
-    "listing": V1_LISTING,
+    "listing": LISTING_IN,
     "posts": POSTS,
     "post_seen": POST_SEEN,
-    "partners": V1_PARTNERS,
-    "blocks": V1_BLOCKS,
+    "partners": PARTNERS_IN,
+    "blocks": BLOCKS_IN,
     "failures": V1_FAILURES,
 }
 
@@ -317,4 +340,4 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 #: What ``Archive.posts()`` returns after ``site``: the v1 post columns, then how this snapshot got it.
-POSTS_VIEW = pa.schema([SNAPSHOT_ID, *V1_POSTS, POST_OBS.field("fetch")])
+POSTS_VIEW = pa.schema([SNAPSHOT_ID, *V1_POSTS, POST_OBS.field("fetch"), *PROVENANCE])

@@ -102,7 +102,8 @@ def convert_snapshot(
     for key in zip(ids, hashes, strict=True):
         new.append(key not in known)
         known.add(key)
-    versions = posts.filter(pa.array(new, pa.bool_())).select(["post_id", "content_hash", *VERSION_COLUMNS])
+    kept = ["post_id", "content_hash", *(c for c in VERSION_COLUMNS if c in posts.column_names)]
+    versions = posts.filter(pa.array(new, pa.bool_())).select(kept)  # v1 had no provenance columns
     out["post_versions"] = conform(versions, "post_versions", sid, first_seen=sid)
     obs = posts.select([c for c in OBS_FROM_POST if c in posts.column_names])  # v1 had no etag columns
     out["post_obs"] = conform(obs, "post_obs", sid, fetch="fetched")

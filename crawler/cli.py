@@ -109,6 +109,23 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--json", action="store_true", help="print the changes as JSON lines")
     diff.set_defaults(func=cmd_diff)
 
+    reextract = sub.add_parser(
+        "reextract", help="rebuild a snapshot from its WARC files with today's extractors, as a new revision"
+    )
+    reextract.add_argument(
+        "--archive", default=DEFAULT_ARCHIVE, help=f"archive root (default {DEFAULT_ARCHIVE})"
+    )
+    reextract.add_argument("--snapshot", help="the snapshot to re-extract (default: the latest)")
+    reextract.add_argument("--site", help="the site (needed when the archive holds several)")
+    reextract.set_defaults(func=cmd_reextract)
+
+    wacz = sub.add_parser("export-wacz", help="write a snapshot as a WACZ file (opens in ReplayWeb.page)")
+    wacz.add_argument("--archive", default=DEFAULT_ARCHIVE, help=f"archive root (default {DEFAULT_ARCHIVE})")
+    wacz.add_argument("--snapshot", required=True, help="the snapshot id")
+    wacz.add_argument("--site", help="the site (needed when the archive holds several)")
+    wacz.add_argument("--out", help="output file (default: <snapshot>.wacz in the current directory)")
+    wacz.set_defaults(func=cmd_export_wacz)
+
     compact = sub.add_parser("compact", help="merge a site's small files (readers see no difference)")
     compact.add_argument(
         "--archive", default=DEFAULT_ARCHIVE, help=f"archive root (default {DEFAULT_ARCHIVE})"
@@ -197,9 +214,16 @@ def demo_time(day: int) -> datetime:
     return first + timedelta(days=day - 1, hours=DEMO_CRAWL_HOUR_UTC)
 
 
-def disk_size(root: Path) -> int:
-    """Bytes of the archive's committed data (staging and locks excluded)."""
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and "_staging" not in p.parts)
+#: What is not the snapshot datasets: staging, locks, and the WARC capture with its digest index.
+NOT_DATASETS = frozenset(("_staging", "warcs", "_index"))
+
+
+def disk_size(root: Path, *, warcs: bool = False) -> int:
+    """Bytes of the archive's committed Parquet datasets and catalogs, or (``warcs``) of its WARC files."""
+    files = (p for p in root.rglob("*") if p.is_file())
+    if warcs:
+        return sum(p.stat().st_size for p in files if "warcs" in p.parts)
+    return sum(p.stat().st_size for p in files if not NOT_DATASETS & set(p.parts))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -210,7 +234,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("crawler: --days must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     root = Path(args.archive)
-    first_size = None
+    first_size = first_warcs = None
     for day in range(1, args.days + 1):
         at = demo_time(day)
         snapshot_id = archive.snapshot_id_for(at)
@@ -233,7 +257,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f"crawler: the crawl of day {day} failed (exit {code})", file=sys.stderr)
             return code
         if day == 1:
-            first_size = disk_size(root)
+            first_size, first_warcs = disk_size(root), disk_size(root, warcs=True)
     before = disk_size(root)
     # Merging each dataset's per-snapshot files is what keeps a long-running archive small and fast to
     # read; readers see no difference (a scheduled operator runs `crawler compact` the same way).
@@ -241,12 +265,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     total = disk_size(root)
     print()
     print(summary_table(archive.open(root), "seoulsolution"))
-    kib = f"Disk: {before / 1024:.0f} KiB for {args.days} snapshot(s), {total / 1024:.0f} KiB compacted"
+    kib = f"Datasets: {before / 1024:.0f} KiB for {args.days} snapshot(s), {total / 1024:.0f} KiB compacted"
     print(kib, end="")
     if first_size:
         print(f"; the first snapshot alone took {first_size / 1024:.0f} KiB ({total / first_size:.2f} times)")
     else:
         print()
+    warcs = disk_size(root, warcs=True)
+    print(f"WARC capture: {warcs / 1024:.0f} KiB", end="")
+    print(f" (the first snapshot's: {first_warcs / 1024:.0f} KiB)" if first_warcs else "")
     return EXIT_OK
 
 
@@ -304,6 +331,47 @@ def cmd_diff(args: argparse.Namespace) -> int:
     else:
         print(format_changes(changes))
     return EXIT_OK
+
+
+def cmd_reextract(args: argparse.Namespace) -> int:
+    from crawler.reextract import reextract
+
+    arch = _open(args.archive)
+    if arch is None:
+        return EXIT_FAILED
+    try:
+        site = args.site or _single_site(arch)
+        snapshot = args.snapshot or arch.snapshots(site=site)["snapshot_id"].iloc[-1]
+        new_id = reextract(args.archive, snapshot, site=site)
+    except (KeyError, ValueError, FileNotFoundError, IndexError) as exc:
+        print(f"crawler: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Snapshot {snapshot} re-extracted from its WARC files as {new_id}")
+    return EXIT_OK
+
+
+def cmd_export_wacz(args: argparse.Namespace) -> int:
+    from archive import warc
+
+    arch = _open(args.archive)
+    if arch is None:
+        return EXIT_FAILED
+    try:
+        site = args.site or _single_site(arch)
+        out = Path(args.out or f"{args.snapshot}.wacz")
+        warc.export_wacz(args.archive, site, args.snapshot, out)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        print(f"crawler: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Wrote {out}")
+    return EXIT_OK
+
+
+def _single_site(arch) -> str:
+    sites = arch.sites()
+    if len(sites) != 1:
+        raise ValueError(f"the archive holds sites {sites}: name one with --site")
+    return sites[0]
 
 
 def cmd_compact(args: argparse.Namespace) -> int:

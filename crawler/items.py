@@ -48,6 +48,10 @@ class ListingRow:
     reads: int | None = None
     reads_raw: str | None = None
     fetched_at: datetime | None = None
+    # Provenance: the WARC record holding the response this came from (set by the spider when captured).
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    warc_length: int | None = None
 
 
 @dataclass(slots=True)
@@ -82,6 +86,10 @@ class Post:
     etag: str | None = None  # validators of the response, for the next run's conditional request
     last_modified: str | None = None
     fetched_at: datetime | None = None
+    # Provenance: the WARC record holding the response this came from (set by the spider when captured).
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    warc_length: int | None = None
 
 
 @dataclass(slots=True)
@@ -112,6 +120,10 @@ class Partner:
     logo_bytes: int | None = None
     logo_type: str | None = None
     fetched_at: datetime | None = None
+    # Provenance: the WARC record holding the response this came from (set by the spider when captured).
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    warc_length: int | None = None
 
 
 @dataclass(slots=True)
@@ -125,6 +137,10 @@ class Block:
     lang: str | None
     page_url: str
     fetched_at: datetime | None = None
+    # Provenance: the WARC record holding the response this came from (set by the spider when captured).
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    warc_length: int | None = None
 
 
 @dataclass(slots=True)

@@ -140,13 +140,22 @@ def _choose_resume(opts: CrawlOptions, site: str, root: Path, requested: datetim
             reasons.append(f"--at asks for {requested_id}")
         if reasons:
             say(f"discarding staged snapshot {sid}: {', '.join(reasons)}")
-            archive.discard(root, site, sid)
+            _discard(root, site, sid)
         else:
             if chosen:
                 say(f"discarding staged snapshot {chosen}: a later one is resumed")
-                archive.discard(root, site, chosen)
+                _discard(root, site, chosen)
             chosen = sid
     return chosen
+
+
+def _discard(root: Path, site: str, snapshot_id: str) -> None:
+    """Drop a staged snapshot: its WARC records first (so that no later revisit refers to them), then its
+    staged rows."""
+    from archive import warc
+
+    warc.discard(root, site, snapshot_id)
+    archive.discard(root, site, snapshot_id)
 
 
 def _run_scrapy(

@@ -24,6 +24,13 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
+# Byte-exact capture of every exchange into the snapshot's WARC files (crawler/capture.py, archive/warc.py).
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.capture.CapturingDownloadHandler",
+    "https": "crawler.capture.CapturingDownloadHandler",
+}
+WARC_ENABLED = True
+
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.PoliteRetryMiddleware": 550,
@@ -39,6 +46,7 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.progress.Progress": 500,
+    "crawler.capture.WarcCapture": 100,
 }
 LOG_LEVEL = "INFO"
 

@@ -19,6 +19,7 @@ from typing import Any
 from scrapy import signals
 
 import archive
+from archive import warc
 from crawler import __version__
 from crawler.items import RECORD_TYPES, Failure, PageResult
 from crawler.monitors import SnapshotSummary, check, failed
@@ -119,6 +120,9 @@ class ArchivePipeline:
             log = logger.info if result.ok else logger.warning
             log("Monitor %s: %s (%s)", result.name, "ok" if result.ok else "FAILED", result.detail)
         run = self._run_row(reason, "degraded" if bad else "ok", summary, [r.as_dict() for r in results])
+        if self.crawler.settings.getbool("WARC_ENABLED"):
+            # The WARCs leave the snapshot's staging before the commit removes it (idempotent on resume).
+            warc.publish(self.root, spider.profile.name, spider.snapshot_id)
         manifest = self.writer.commit(run)
         logger.info("Committed snapshot %s (%s)", spider.snapshot_id, manifest)
 

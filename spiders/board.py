@@ -212,7 +212,7 @@ class BoardSpider(scrapy.Spider):
         for row in listing.rows:
             self._follow_row(row, records, requests)
         next_url = listing.next_url if listing.next_url and self._within(page + 1) else None
-        yield PageResult(source, "listing", records, {"page": page, "next_url": next_url})
+        yield PageResult(source, "listing", _stamped(records, response), {"page": page, "next_url": next_url})
         yield from requests
         if next_url and next_url not in self._done:
             yield self._listing_request(next_url, page + 1)
@@ -287,6 +287,7 @@ class BoardSpider(scrapy.Spider):
                 records.append(post)
                 self._resolved_ids[source] = post.post_id
                 self.crawler.stats.inc_value("board/posts/fetched")
+        records = _stamped(records, response)  # before the released rows: they came from their listing page
         records.extend(self._release_rows(source))
         yield PageResult(source, "post", records)
 
@@ -317,7 +318,7 @@ class BoardSpider(scrapy.Spider):
             )
         # Partners are staged now; each logo's hash updates them (same key) when its image arrives.
         records += partners
-        yield PageResult(source, "front", records)
+        yield PageResult(source, "front", _stamped(records, response))
         yield from self._logo_requests(partners)
 
     def _logo_requests(self, partners: list[Partner]) -> Iterator[Request]:
@@ -367,6 +368,19 @@ class BoardSpider(scrapy.Spider):
 
     def _error(self, url: str, stage: str, reason: str, status: int | None = None) -> PageResult:
         return PageResult(url, "error", [self._failure(url, stage, reason, status)])
+
+
+def _stamped(records: list[Any], response: Response) -> list[Any]:
+    """Records read from ``response`` name the WARC record holding its payload (a revisit resolved to its
+    original), when the crawl captures WARCs."""
+    prov = response.meta.get("warc")
+    if prov is not None and prov.payload_file:
+        for record in records:
+            if hasattr(record, "warc_file") and record.warc_file is None:
+                record.warc_file = prov.payload_file
+                record.warc_offset = prov.payload_offset
+                record.warc_length = prov.payload_length
+    return records
 
 
 def _source(response: Response) -> str:

@@ -610,9 +610,9 @@ def test_a_writer_refuses_a_v1_archive(tmp_path: Path) -> None:
 
 
 def test_version_columns_are_the_post_columns_outside_the_observation() -> None:
-    from archive.schema import POST_OBS, V1_POSTS
+    from archive.schema import POST_OBS, PROVENANCE_COLUMNS, V1_POSTS
 
     assert set(VERSION_COLUMNS) | (
         set(POST_OBS.names) - {"snapshot_id", "fetch", "etag", "last_modified"}
-    ) == set(V1_POSTS.names)
+    ) == set(V1_POSTS.names) | set(PROVENANCE_COLUMNS)
     assert not set(VERSION_COLUMNS) & set(POST_OBS.names)

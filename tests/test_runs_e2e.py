@@ -42,12 +42,14 @@ def post_downloads(lines: list[tuple[str, str, int]]) -> Counter[str]:
 
 
 def frames(root: Path, snapshot: str) -> dict[str, pd.DataFrame]:
-    """Reader output of one snapshot, without what legitimately differs between runs (id, fetch times)."""
+    """Reader output of one snapshot, without what legitimately differs between runs: the id, fetch
+    times and the WARC records the responses went to."""
     arch = archive.open(root)
     out = {}
     for name in ("listing", "posts", "partners", "blocks"):
         df = getattr(arch, name)(snapshot=snapshot)
-        drop = [c for c in ("snapshot_id", "fetched_at", "fetch", "http_status") if c in df.columns]
+        differ = ("snapshot_id", "fetched_at", "fetch", "http_status", "warc_file", "warc_offset", "warc_length")
+        drop = [c for c in differ if c in df.columns]
         if name == "listing":
             df = df.drop(columns=drop)
         else:

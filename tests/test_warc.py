@@ -1,0 +1,334 @@
+"""WARC files of real crawls of the replica: byte-exact bodies, revisits on an unchanged second crawl,
+crash safety, CDXJ offsets, re-reading and replay, WACZ export."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archive import warc
+from tests.test_capture import (
+    REPO,
+    SITE,
+    SNAP1,
+    SNAP2,
+    WARCIO,
+    crawl_command,
+    crawl_env,
+    run_capture_crawl,
+)
+
+POSTS = 60
+
+
+@pytest.fixture(scope="module")
+def replica() -> Iterator[Any]:
+    from crawler.replica import ReplicaProcess
+
+    with ReplicaProcess(day=1, posts=POSTS) as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def site() -> Any:
+    from crawler.replica import ReplicaSite
+
+    return ReplicaSite(day=1, posts=POSTS)
+
+
+@pytest.fixture(scope="module")
+def two_crawls(replica: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A full crawl (snapshot 1), then an incremental-style recrawl of the unchanged replica (snapshot 2)."""
+    tmp = tmp_path_factory.mktemp("warc")
+    root = tmp / "archive"
+    first = run_capture_crawl(
+        {
+            "base_url": replica.url,
+            "root": str(root),
+            "snapshot_id": SNAP1,
+            "posts": POSTS,
+            "results": str(tmp / "first.jsonl"),
+        }
+    )
+    etags = {}
+    for url, status, headers, _body, _prov in warc.replay_responses(root, SITE, SNAP1):
+        etag = dict(headers).get("ETag")
+        if status == 200 and etag:
+            etags[url[len(replica.url) :]] = etag
+    second = run_capture_crawl(
+        {
+            "base_url": replica.url,
+            "root": str(root),
+            "snapshot_id": SNAP2,
+            "posts": POSTS,
+            "mode": "recrawl",
+            "refetch": 2,
+            "conditional": 3,
+            "etags": etags,
+            "results": str(tmp / "second.jsonl"),
+        }
+    )
+    return {"root": root, "first": first, "second": second}
+
+
+def _warcio_ok(path: Path) -> None:
+    for cmd in (["check", "-v"], ["index"]):
+        proc = subprocess.run([WARCIO, *cmd, str(path)], capture_output=True, text=True)
+        assert proc.returncode == 0, (cmd, path, proc.stdout[-3000:], proc.stderr[-3000:])
+        assert "fail" not in proc.stdout.lower(), proc.stdout[-3000:]
+
+
+def _all_warcs(root: Path) -> list[Path]:
+    return sorted(warc.warc_dir(root, SITE).glob("*.warc.gz"))
+
+
+def test_every_warc_passes_warcio_check_and_index(two_crawls: dict[str, Any]) -> None:
+    files = _all_warcs(two_crawls["root"])
+    assert [p.name for p in files] == [warc.warc_name(SNAP1, 0), warc.warc_name(SNAP2, 0)]
+    for path in files:
+        _warcio_ok(path)
+
+
+def test_bodies_are_what_the_replica_served(two_crawls: dict[str, Any], site: Any, replica: Any) -> None:
+    root = two_crawls["root"]
+    seen = {"gzip": 0, "png": 0, 301: 0, 304: 0, 404: 0, "robots": 0}
+    for path in warc.snapshot_warcs(root, SITE, SNAP1):
+        for rec in warc.iter_responses(path):
+            target = rec.uri[len(replica.url) :]
+            page = site.render(target)
+            if rec.status == 304:
+                seen[304] += 1
+                assert rec.payload == b"" and rec.profile == warc.PROFILE_NOT_MODIFIED
+                assert rec.original_decoded == page.body  # resolved to the response it validated
+                continue
+            assert rec.status == page.status, target
+            if rec.header("Content-Encoding") == "gzip":
+                seen["gzip"] += 1
+                assert rec.payload[:2] == b"\x1f\x8b"  # the gzip bytes as sent, not Scrapy's decoded copy
+                assert rec.payload == gzip.compress(page.body, compresslevel=6, mtime=0)
+                assert gzip.decompress(rec.payload) == page.body
+            else:
+                assert rec.payload == page.body, target
+            assert rec.decoded == page.body
+            seen["png"] += rec.header("Content-Type") == "image/png"
+            seen["robots"] += target == "/robots.txt"
+            seen[rec.status] = seen.get(rec.status, 0) + 1
+    assert all(seen[k] for k in ("gzip", "png", 301, 304, 404, "robots")), seen
+
+
+def test_scrapy_sees_what_it_always_saw(two_crawls: dict[str, Any], site: Any, replica: Any) -> None:
+    import hashlib
+
+    for row in two_crawls["first"]:
+        assert row["captured"] is not None, row["url"]
+        assert not any(k.lower().startswith("x-policyboard") for k in row["scrapy_headers"])
+        page = site.render(row["url"][len(replica.url) :])
+        if row["status"] == 200:  # HttpCompressionMiddleware decoded the body, as without capture
+            assert row["body_sha256"] == hashlib.sha256(page.body).hexdigest()
+        assert row["captured"]["status_line"].startswith(f"HTTP/1.1 {row['status']} ")
+        assert row["provenance"]["warc_file"].startswith(f"warcs/site={SITE}/")
+
+
+def test_second_crawl_writes_revisits_and_is_small(two_crawls: dict[str, Any]) -> None:
+    root = two_crawls["root"]
+    size1 = sum(p.stat().st_size for p in warc.snapshot_warcs(root, SITE, SNAP1))
+    size2 = sum(p.stat().st_size for p in warc.snapshot_warcs(root, SITE, SNAP2))
+    print(f"\nWARC bytes: first crawl {size1:,}, second crawl {size2:,} ({size2 / size1:.1%})")
+    types: dict[str, int] = {}
+    for path in warc.snapshot_warcs(root, SITE, SNAP2):
+        for rec in warc.iter_responses(path):
+            key = rec.rec_type if rec.rec_type == "response" else rec.profile.rsplit("/", 1)[1]
+            types[key] = types.get(key, 0) + 1
+            if rec.rec_type == "revisit":
+                # always the original response record of snapshot 1, never another revisit
+                assert rec.original is not None and Path(rec.original[0]).name == warc.warc_name(SNAP1, 0)
+                orig = warc.read_record(rec.original[0], rec.original[1], rec.original[2], resolve=False)
+                assert orig.rec_type == "response"
+                if rec.profile == warc.PROFILE_IDENTICAL:
+                    assert rec.warc_header("WARC-Refers-To-Target-URI") == orig.uri
+                    assert rec.warc_header("WARC-Refers-To-Date") == orig.date
+                    assert rec.warc_header("WARC-Refers-To") == orig.record_id
+                    assert rec.digest == orig.digest and rec.payload == orig.payload
+    print("second crawl records:", types)
+    assert types.get("identical-payload-digest", 0) >= 6 and types.get("server-not-modified", 0) == 3
+    assert types.get("response", 0) == 0  # nothing changed on the replica
+    assert size2 <= 0.10 * size1
+
+
+def test_cdxj_points_at_the_records(two_crawls: dict[str, Any]) -> None:
+    root = two_crawls["root"]
+    for path in _all_warcs(root):
+        lines = warc.read_cdxj(path.with_name(warc.cdxj_name(path.name)))
+        assert lines and [(k, t) for k, t, _ in lines] == sorted((k, t) for k, t, _ in lines)
+        for _key, ts, data in lines:
+            assert data["filename"] == path.name
+            rec = warc.read_record(path, int(data["offset"]), int(data["length"]), resolve=False)
+            assert rec.uri == data["url"]
+            assert rec.length == int(data["length"])
+            assert (
+                rec.date is not None
+                and rec.date.replace("-", "").replace(":", "").replace("T", "")[:14] == ts
+            )
+
+
+def test_provenance_of_each_exchange_reads_back(two_crawls: dict[str, Any]) -> None:
+    root = two_crawls["root"]
+    for row in two_crawls["first"] + two_crawls["second"]:
+        prov = row["provenance"]
+        rec = warc.read_record(root / prov["warc_file"], prov["offset"], prov["length"])
+        assert rec.uri == row["url"] and rec.record_id == prov["record_id"]
+        req = warc.read_record(root / prov["warc_file"], prov["request_offset"], prov["request_length"])
+        assert req.rec_type == "request" and req.warc_header("WARC-Concurrent-To") == rec.record_id
+        assert req.head.decode("latin-1") + req.payload.decode("latin-1") == row["captured"]["request"]
+        if prov["payload_file"]:
+            orig = warc.read_record(
+                root / prov["payload_file"], prov["payload_offset"], prov["payload_length"]
+            )
+            assert orig.rec_type == "response"
+
+
+def test_replay_responses_in_capture_order(two_crawls: dict[str, Any], site: Any, replica: Any) -> None:
+    root = two_crawls["root"]
+    for snap, rows in ((SNAP1, two_crawls["first"]), (SNAP2, two_crawls["second"])):
+        replayed = list(warc.replay_responses(root, SITE, snap))
+        offsets = [(p["warc_file"], p["offset"]) for *_, p in replayed]
+        assert offsets == sorted(offsets)
+        spider_urls = {r["url"] for r in rows}
+        assert spider_urls <= {u for u, *_ in replayed}
+        for url, status, headers, body, prov in replayed:
+            page = site.render(url[len(replica.url) :])
+            assert body == page.body, (snap, url, status)
+            assert prov["payload_file"] is not None
+            assert isinstance(headers, list)
+
+
+def test_export_wacz(two_crawls: dict[str, Any], tmp_path: Path) -> None:
+    out = warc.export_wacz(two_crawls["root"], SITE, SNAP2, tmp_path / "snap2.wacz")
+    with zipfile.ZipFile(out) as z:
+        names = set(z.namelist())
+        assert {"datapackage.json", "pages/pages.jsonl"} <= names
+        assert any(n.startswith("indexes/") for n in names)
+        # snapshot 2's revisits need snapshot 1's originals: both WARCs are in the package
+        assert {f"archive/{warc.warc_name(SNAP1, 0)}", f"archive/{warc.warc_name(SNAP2, 0)}"} <= names
+        package = json.loads(z.read("datapackage.json"))
+        assert all(r["hash"].startswith("sha256:") for r in package["resources"])
+    wacz = str(Path(sys.executable).with_name("wacz"))
+    proc = subprocess.run([wacz, "validate", "-f", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+# -- crash safety --------------------------------------------------------------------------------------
+
+
+class _Ex:
+    def __init__(self, url: str, body: bytes, status: int = 200) -> None:
+        from datetime import UTC, datetime
+
+        self.url = url
+        self.request = b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n"
+        self.response_head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        self.response_body = body
+        self.remote_ip = "127.0.0.1"
+        self.started_at = datetime.now(UTC)
+        self.complete = True
+
+
+def test_torn_write_is_truncated_on_resume(tmp_path: Path) -> None:
+    root = tmp_path / "a"
+    w = warc.WarcWriter(root, SITE, SNAP1, resume=False)
+    first = w.write(_Ex("http://example.org/a", b"A" * 5000))
+    good = w.write(_Ex("http://example.org/b", b"B" * 5000))
+    open_file = w.stage / (warc.warc_name(SNAP1, 0) + warc.OPEN_SUFFIX)
+    w._f.write(b"\x1f\x8b\x08\x00half a gzip member")  # killed in the middle of a record (SIGKILL)
+    w._f.flush()
+    w._f = None
+    w.index.close()
+    w2 = warc.WarcWriter(root, SITE, SNAP1, resume=True)
+    assert open_file.stat().st_size == good.request_offset + good.request_length
+    again = w2.write(_Ex("http://example.org/a2", b"A" * 5000))
+    assert again.record_type == "revisit" and again.payload_offset == first.offset
+    w2.close()
+    published = warc.publish(root, SITE, SNAP1)
+    assert published == [f"warcs/site={SITE}/{warc.warc_name(SNAP1, 0)}"]
+    _warcio_ok(root / published[0])
+    assert warc.publish(root, SITE, SNAP1) == published  # idempotent
+
+
+def test_rotation(tmp_path: Path) -> None:
+    root = tmp_path / "a"
+    w = warc.WarcWriter(root, SITE, SNAP1, max_bytes=20_000)
+    for i in range(12):
+        w.write(_Ex(f"http://example.org/{i}", os.urandom(4000)))
+    w.finish()
+    w.close()
+    names = warc.publish(root, SITE, SNAP1)
+    assert len(names) >= 2
+    for name in names:
+        _warcio_ok(root / name)
+        assert (root / name).read_bytes()[:2] == b"\x1f\x8b"
+        first = next(warc.iter_records(root / name))
+        assert first.rec_type == "warcinfo"
+
+
+def test_sigkill_while_writing_then_resume(replica: Any, tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    spec = {"base_url": replica.url, "root": str(root), "snapshot_id": SNAP1, "posts": POSTS,
+            "results": str(tmp_path / "killed.jsonl"), "concurrency": 1, "delay": 0.05}  # fmt: skip
+    proc = subprocess.Popen(
+        crawl_command(spec), cwd=REPO, env=crawl_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    db = warc.index_path(root, SITE)
+    deadline = time.monotonic() + 60
+    records = 0
+    try:
+        while time.monotonic() < deadline and records < 15:
+            time.sleep(0.05)
+            if db.exists():
+                with sqlite3.connect(db) as conn, _suppress():
+                    records = conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        assert records >= 15, "the crawl did not get going"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    staged = list(warc.stage_dir(root, SITE, SNAP1).glob("*" + warc.OPEN_SUFFIX))
+    assert staged and not _all_warcs(root), "nothing committed yet"
+    resumed = run_capture_crawl({**spec, "resume": True, "delay": 0, "concurrency": 4})
+    assert resumed
+    files = warc.snapshot_warcs(root, SITE, SNAP1)
+    assert files
+    for path in files:
+        _warcio_ok(path)
+    uris = [r.uri for p in files for r in warc.iter_responses(p)]
+    assert len(uris) > records  # the killed run's durable records were kept, the resumed run added more
+
+
+class _suppress:  # a tiny context manager: the database may be mid-transaction
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return exc[0] is not None and issubclass(exc[0], sqlite3.Error)  # type: ignore[arg-type]
+
+
+def test_read_record_on_a_cdxj_written_by_hand(two_crawls: dict[str, Any]) -> None:
+    """The CDXJ needs nothing of ours: offsets and lengths slice self-contained gzip members."""
+    path = _all_warcs(two_crawls["root"])[0]
+    _key, _ts, data = warc.read_cdxj(path.with_name(warc.cdxj_name(path.name)))[0]
+    with path.open("rb") as f:
+        f.seek(int(data["offset"]))
+        member = f.read(int(data["length"]))
+    text = gzip.GzipFile(fileobj=io.BytesIO(member)).read()
+    assert text.startswith(b"WARC/1.1\r\n") and data["url"].encode() in text
