@@ -22,6 +22,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
 bench-normalize: $(STAMP)
 	$(BIN)/python -m bench.dates
 

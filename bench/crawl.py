@@ -1,0 +1,115 @@
+"""Crawl ratio: pages/s of the full ``crawler crawl`` over pages/s of the bare spider, same replica.
+
+Each crawl is its own process; the two kinds alternate (bare first in odd rounds, full first in even
+ones) after one uncounted warm-up crawl (not with --quick), and the ratio is median(full) /
+median(bare). Pages are responses received; the rate is over each crawl's own duration as Scrapy
+measures it (the bare spider's ``elapsed_time_seconds``, the crawler's ``runs.duration_s``), so
+interpreter start-up and imports count for neither. Wall-clock rates (whole process) are reported
+beside them, and the replica's CPU use during each crawl (a busy server would cap the bare spider).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from bench import harness as h
+
+
+def bare_crawl(url: str, start_path: str, stats_path: Path, timeout: float) -> dict[str, Any]:
+    pid = h.replica_pid()
+    before = h.cpu_seconds(pid)
+    proc = h.run_child(
+        h.python_module("bench.bare", url + start_path, "--stats", str(stats_path)), timeout=timeout
+    )
+    after = h.cpu_seconds(pid)
+    if proc.returncode != 0 or not stats_path.exists():
+        raise h.BenchError(f"the bare spider failed (exit {proc.returncode}):\n{proc.tail()}")
+    stats = json.loads(stats_path.read_text(encoding="utf-8"))
+    pages = int(stats.get("downloader/response_count", 0))
+    seconds = float(stats["elapsed_time_seconds"])
+    return {
+        "pages": pages,
+        "seconds": seconds,
+        "pages_per_s": pages / seconds,
+        "wall_s": proc.wall_s,
+        "wall_pages_per_s": pages / proc.wall_s,
+        "cpu_ms_per_page": 1000 * proc.cpu_s / pages,
+        "peak_rss_mib": proc.peak_rss_mib,
+        "server_cpu_share": (after - before) / seconds if before is not None and after is not None else None,
+        "response_bytes": int(stats.get("downloader/response_bytes", 0)),
+        "settings": stats.get("bench/settings"),
+    }
+
+
+def full_crawl(url: str, root: Path, timeout: float) -> dict[str, Any]:
+    crawl = h.full_crawl(url, root, h.at_time(0), timeout=timeout)
+    seconds = float(crawl.run["duration_s"])
+    return {
+        "pages": crawl.responses,
+        "seconds": seconds,
+        "pages_per_s": crawl.pages_per_s,
+        "wall_s": crawl.proc.wall_s,
+        "wall_pages_per_s": crawl.wall_pages_per_s,
+        "cpu_ms_per_page": 1000 * crawl.proc.cpu_s / crawl.responses,
+        "peak_rss_mib": crawl.proc.peak_rss_mib,
+        "server_cpu_share": crawl.server_cpu_s / seconds if crawl.server_cpu_s is not None else None,
+        "response_bytes": int(crawl.run.get("response_bytes") or 0),
+        "posts": int(crawl.run.get("posts") or 0),
+    }
+
+
+def run(posts: int, rounds: int, timeout: float = 1800.0, warm_up: bool = True) -> dict[str, Any]:
+    from crawler.profile import load_profile
+
+    start_path = load_profile(h.SITE).listing.start
+    bare: list[dict[str, Any]] = []
+    full: list[dict[str, Any]] = []
+    with h.replica(1, posts) as replica, h.scratch("crawl") as tmp:
+        h.log(f"crawl: replica of {replica.posts_used:,} posts at {replica.url}")
+        if warm_up:  # the replica caches rendered, compressed pages (up to its bound)
+            bare_crawl(replica.url, start_path, tmp / "warmup.json", timeout)
+        for i in range(rounds):
+            order = ("bare", "full") if i % 2 == 0 else ("full", "bare")
+            for kind in order:
+                if kind == "bare":
+                    bare.append(bare_crawl(replica.url, start_path, tmp / f"bare-{i}.json", timeout))
+                else:
+                    full.append(full_crawl(replica.url, tmp / f"archive-{i}", timeout))
+            h.log(
+                f"crawl: round {i + 1}/{rounds}: bare {bare[-1]['pages_per_s']:.0f} pages/s, "
+                f"full {full[-1]['pages_per_s']:.0f} pages/s"
+            )
+        posts_used = replica.posts_used
+
+    def med(rows: list[dict[str, Any]], key: str) -> float | None:
+        values = [r[key] for r in rows if r.get(key) is not None]
+        return statistics.median(values) if values else None
+
+    bare_rate, full_rate = med(bare, "pages_per_s"), med(full, "pages_per_s")
+    return {
+        "crawl_ratio": full_rate / bare_rate,
+        "crawl_ratio_wall": med(full, "wall_pages_per_s") / med(bare, "wall_pages_per_s"),
+        "crawl_ratio_per_round": [
+            f["pages_per_s"] / b["pages_per_s"] for f, b in zip(full, bare, strict=True)
+        ],
+        "crawl_bare_pages_per_s": bare_rate,
+        "crawl_full_pages_per_s": full_rate,
+        "crawl_bare_wall_pages_per_s": med(bare, "wall_pages_per_s"),
+        "crawl_full_wall_pages_per_s": med(full, "wall_pages_per_s"),
+        "crawl_bare_pages": int(med(bare, "pages")),
+        "crawl_full_pages": int(med(full, "pages")),
+        "crawl_bare_cpu_ms_per_page": med(bare, "cpu_ms_per_page"),
+        "crawl_full_cpu_ms_per_page": med(full, "cpu_ms_per_page"),
+        "crawl_bare_peak_rss_mib": med(bare, "peak_rss_mib"),
+        "crawl_full_peak_rss_mib": med(full, "peak_rss_mib"),
+        "crawl_server_cpu_share_bare": med(bare, "server_cpu_share"),
+        "crawl_server_cpu_share_full": med(full, "server_cpu_share"),
+        "crawl_bare_settings": bare[0]["settings"],
+        "crawl_rounds": rounds,
+        "crawl_posts": posts_used,
+        "crawl_bare_runs": bare,
+        "crawl_full_runs": full,
+    }
