@@ -20,6 +20,10 @@ RETRY_TIMES = 3
 # 404 is an answer (a deleted post), not a fault to retry.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 COOKIES_ENABLED = False
+# A callback yields one PageResult: Scrapy's default of 100 parallel items per response only costs tasks.
+CONCURRENT_ITEMS = 10
+# Scrapy re-reads each callback's source to warn about generator return values: measurable per page.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 # A crawl listens on no port: neither the telnet console nor Scrapy 2.19's remote-control server.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False

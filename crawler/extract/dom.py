@@ -10,7 +10,7 @@ import functools
 import html
 import re
 from dataclasses import dataclass
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
@@ -65,7 +65,7 @@ class ExtractionError(ValueError):
     """A page that cannot be read as what it should be; the message says why."""
 
 
-@dataclass(slots=True)
+@dataclass
 class Document:
     """A decoded, parsed page and the URL it came from."""
 
@@ -82,7 +82,33 @@ class Document:
 
     def absolute(self, href: str | None) -> str | None:
         href = (href or "").strip()
-        return urljoin(self.url, href) if href else None
+        if not href:
+            return None
+        if href.startswith("/") and not href.startswith("//") and self._origin:
+            return self._origin + href  # the common site-relative link, without urljoin's cost
+        return urljoin(self.url, href)
+
+    @functools.cached_property
+    def _origin(self) -> str | None:
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+    def per_container(self, containers: list[etree._Element], selector: str) -> list[etree._Element | None]:
+        """The first match of ``selector`` inside each container, with one query over the whole page:
+        an XPath query per container costs an evaluation context each (about 20 µs), 100+ per listing."""
+        index = {id(el): i for i, el in enumerate(containers)}
+        found: list[etree._Element | None] = [None] * len(containers)
+        # Rows are usually siblings: searching their parent skips the rest of the page (menus, footer).
+        parents = {id(el.getparent()): el.getparent() for el in containers}
+        scope = next(iter(parents.values())) if len(parents) == 1 else None
+        for el in self.select(selector, scope):
+            for ancestor in el.iterancestors():
+                i = index.get(id(ancestor))
+                if i is not None:
+                    if found[i] is None:
+                        found[i] = el
+                    break
+        return found
 
     def link(self, rel: str) -> str | None:
         """The absolute href of ``<link rel=...>`` in the head (canonical, shortlink)."""

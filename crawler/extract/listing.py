@@ -39,10 +39,25 @@ def extract_listing(
     row_elements = doc.select(spec.row)
     if not row_elements:
         raise ExtractionError(f"no listing rows matched {spec.row!r}")
+    # One query per field for the whole page, matched to rows by ancestry.
+    links = doc.per_container(row_elements, spec.title_link)
+    fields = {name: doc.per_container(row_elements, sel) for name, sel in spec.fields.items()}
+    notices = doc.per_container(row_elements, spec.notice) if spec.notice else [None] * len(row_elements)
     post_id_pattern = re.compile(profile.post.id_from_url)
     rows = [
-        _row(doc, el, profile, page, position, post_id_pattern, now, fetched_at)
-        for position, el in enumerate(row_elements, start=1)
+        _row(
+            doc,
+            el,
+            links[i],
+            {name: found[i] for name, found in fields.items()},
+            notices[i] is not None,
+            page=page,
+            position=i + 1,
+            post_id_pattern=post_id_pattern,
+            now=now,
+            fetched_at=fetched_at,
+        )
+        for i, el in enumerate(row_elements)
     ]
     next_link = doc.first(spec.next_page)
     return ListingPage(
@@ -53,15 +68,16 @@ def extract_listing(
 def _row(
     doc: Document,
     el: etree._Element,
-    profile: SiteProfile,
+    link: etree._Element | None,
+    field_elements: dict[str, etree._Element | None],
+    notice: bool,
+    *,
     page: int,
     position: int,
     post_id_pattern: re.Pattern[str],
     now: datetime,
     fetched_at: datetime | None,
 ) -> ListingRow:
-    spec = profile.listing
-    link = doc.first(spec.title_link, el)
     title_raw = raw_text(link) or ""
     parts = split_title(title_raw)
     post_url = doc.absolute(link.get("href")) if link is not None else None
@@ -70,11 +86,9 @@ def _row(
 
     def field(name: str) -> str | None:
         nonlocal labelled
-        selector = spec.fields.get(name)
-        if selector:
-            value = raw_text(doc.first(selector, el))
-            if value:
-                return value
+        value = raw_text(field_elements.get(name))
+        if value:
+            return value
         if labelled is None:
             labelled = split_labelled(inline_text(el).replace(clean_text(title_raw), " ", 1))
         return labelled.get(name)
@@ -82,8 +96,7 @@ def _row(
     published: DateValue = read_date(field("published"), now)
     reads_raw = field("reads")
     author_raw = field("author")
-    classes = (el.get("class") or "").split()
-    is_notice = "notice" in classes or (spec.notice is not None and doc.first(spec.notice, el) is not None)
+    is_notice = notice or "notice" in (el.get("class") or "").split()
     return ListingRow(
         page=page,
         position=position,

@@ -692,6 +692,7 @@ def _fill_ko(template: str, rng: random.Random, published: date) -> str:
 
 
 def _title(rng: random.Random, lang: str, published: date, used: set[str]) -> str:
+    title = ""
     for _ in range(100):
         if lang == "en":
             title = _fill(rng.choice(EN_TITLE_TEMPLATES), rng, published)
@@ -700,6 +701,13 @@ def _title(rng: random.Random, lang: str, published: date, used: set[str]) -> st
         if 20 <= len(title) <= 120 and title not in used:
             used.add(title)
             return title
+    # Large corpora (benchmarks) exhaust the templates: number the repeat, as boards do with a series.
+    base = title[:110]
+    for n in range(2, 10_000):
+        numbered = f"{base} ({n})" if lang == "en" else f"{base} ({n}차)"
+        if numbered not in used:
+            used.add(numbered)
+            return numbered
     raise RuntimeError("could not generate a unique title")  # pragma: no cover
 
 
@@ -846,8 +854,8 @@ class Corpus:
     """All posts and partners of the site on ``day``, plus the changes that day made."""
 
     def __init__(self, posts: int = 320, day: int = 1) -> None:
-        if not 10 <= posts <= 15_000:
-            raise ValueError("posts must be between 10 and 15,000")
+        if not 10 <= posts <= 25_000:
+            raise ValueError("posts must be between 10 and 25,000")
         if day < 1:
             raise ValueError("day must be >= 1")
         self.post_count = posts

@@ -29,7 +29,7 @@ class ReplicaProcess:
         access_log: Path | None = None,
         *,
         busy_every: int = 0,
-        startup_timeout: float = 30.0,
+        startup_timeout: float = 120.0,  # a 20,000-post corpus takes about 20 s to generate
     ) -> None:
         self.busy_every = busy_every
         self.day = day
