@@ -41,6 +41,9 @@ def post_downloads(lines: list[tuple[str, str, int]]) -> Counter[str]:
     return Counter(t for m, t, s in lines if m == "GET" and s == 200 and POST_PATH.match(t))
 
 
+DIFFER_BETWEEN_RUNS = ("snapshot_id", "fetched_at", "fetch", "http_status", "warc_file", "warc_offset", "warc_length")
+
+
 def frames(root: Path, snapshot: str) -> dict[str, pd.DataFrame]:
     """Reader output of one snapshot, without what legitimately differs between runs: the id, fetch
     times and the WARC records the responses went to."""
@@ -48,8 +51,7 @@ def frames(root: Path, snapshot: str) -> dict[str, pd.DataFrame]:
     out = {}
     for name in ("listing", "posts", "partners", "blocks"):
         df = getattr(arch, name)(snapshot=snapshot)
-        differ = ("snapshot_id", "fetched_at", "fetch", "http_status", "warc_file", "warc_offset", "warc_length")
-        drop = [c for c in differ if c in df.columns]
+        drop = [c for c in DIFFER_BETWEEN_RUNS if c in df.columns]
         if name == "listing":
             df = df.drop(columns=drop)
         else:
