@@ -41,7 +41,9 @@ def post_downloads(lines: list[tuple[str, str, int]]) -> Counter[str]:
     return Counter(t for m, t, s in lines if m == "GET" and s == 200 and POST_PATH.match(t))
 
 
-DIFFER_BETWEEN_RUNS = ("snapshot_id", "fetched_at", "fetch", "http_status", "warc_file", "warc_offset", "warc_length")
+DIFFER_BETWEEN_RUNS = (
+    "snapshot_id", "fetched_at", "fetch", "http_status", "warc_file", "warc_offset", "warc_length",
+)  # fmt: skip
 
 
 def frames(root: Path, snapshot: str) -> dict[str, pd.DataFrame]:
