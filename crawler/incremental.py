@@ -8,7 +8,7 @@ costs a 304 and no body. Skipping by URL alone (deltafetch-style) would lose edi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
@@ -85,6 +85,16 @@ class KnownPosts:
         if row.post_id and row.post_id in self.by_id:
             return self.by_id[row.post_id]
         return self.by_url.get(url_key(row.post_url)) if row.post_url else None
+
+
+@dataclass
+class ResumeState:
+    """What a staged, uncommitted snapshot already holds: the pages done (the journal) and the staged
+    listing rows and partners that the rest of the crawl navigates from."""
+
+    journal: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    listing: list[dict[str, Any]] = field(default_factory=list)
+    partners: list[dict[str, Any]] = field(default_factory=list)
 
 
 def plan(

@@ -21,6 +21,7 @@ from scrapy import signals
 import archive
 from archive import warc
 from crawler import __version__
+from crawler.incremental import ResumeState
 from crawler.items import RECORD_TYPES, Failure, PageResult
 from crawler.monitors import SnapshotSummary, check, failed
 
@@ -49,8 +50,6 @@ class ArchivePipeline:
         return cls(crawler)
 
     def open_spider(self) -> None:
-        from spiders.board import ResumeState
-
         spider = self.crawler.spider
         if not self.crawler.settings.getbool("CRAWL_LOCK_HELD"):
             # Started as `scrapy crawl` (Scrapyd): take the run lock that `crawler crawl` takes itself.

@@ -12,7 +12,6 @@ import hashlib
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +31,15 @@ from crawler.extract import (
     extract_post,
     parse_html,
 )
-from crawler.incremental import KnownPosts, Plan, conditional_headers, load_known, plan, refresh_window
+from crawler.incremental import (
+    KnownPosts,
+    Plan,
+    ResumeState,
+    conditional_headers,
+    load_known,
+    plan,
+    refresh_window,
+)
 from crawler.items import Failure, ListingRow, PageResult, Partner, PostSeen
 from crawler.politeness import contact_of, politeness_settings
 from crawler.profile import SiteProfile, load_profile
@@ -49,15 +56,6 @@ def crawl_time(at: str | datetime | None) -> datetime:
         return datetime.now(UTC).replace(microsecond=0)
     value = at if isinstance(at, datetime) else datetime.fromisoformat(str(at).replace("Z", "+00:00"))
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-@dataclass
-class ResumeState:
-    """What a staged, uncommitted snapshot already holds (handed over by the archive pipeline)."""
-
-    journal: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
-    listing: list[dict[str, Any]] = field(default_factory=list)
-    partners: list[dict[str, Any]] = field(default_factory=list)
 
 
 class BoardSpider(scrapy.Spider):
