@@ -31,7 +31,7 @@ def kst(*args: int) -> datetime:
     return datetime(*args, tzinfo=SEOUL)
 
 
-# The seed page (/work/shared/seeds/000_1f1d9b543fe4c2f4.txt), verbatim.
+# The seed page (the text of a real page of the site, as captured), verbatim.
 SEED_TITLES = [
     "[News_Seoul's ODA] Foreign Public Officials Learn Know-how of ‘Miracle of Han Ri..",
     "[US_Cities Today] Global Covenant of Mayors leadership team announced",
