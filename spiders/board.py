@@ -171,14 +171,8 @@ class BoardSpider(scrapy.Spider):
                 continue
             known = self.known.lookup(row)
             decision = plan(row, known, self.now, self.refresh, _now())
-            if not decision.fetch:
-                continue  # its PostSeen was staged with the listing page
-            if row.post_id is None:
-                waiting = self._rows_waiting.setdefault(row.post_url, [])
-                waiting.append(row)
-                if len(waiting) > 1:
-                    continue
-            requests.append(self._post_request(row, known if decision is not Plan.NEW else None))
+            if decision.fetch:  # else its PostSeen was staged with the listing page
+                requests += self._post_request_for(row, known, decision)
         return requests
 
     # -- listing ----------------------------------------------------------------------------------
@@ -229,16 +223,21 @@ class BoardSpider(scrapy.Spider):
             assert known is not None  # a skip needs an earlier download
             records.append(PostSeen(post_id=known.post_id, url=url, fetch="skipped"))
             return
-        if url in self._done:
-            return
-        if row.post_id is None:
-            waiting = self._rows_waiting.setdefault(url, [])
-            waiting.append(row)
-            if len(waiting) > 1:
-                return  # its post page is already requested
-        requests.append(self._post_request(row, known if decision is not Plan.NEW else None))
+        requests += self._post_request_for(row, known, decision)
 
     # -- posts ------------------------------------------------------------------------------------
+
+    def _post_request_for(self, row: ListingRow, known: Any, decision: Plan) -> list[Request]:
+        """The request for a row's post page, unless the page is done or already requested: a row
+        whose link does not reveal the post id waits for that page to learn it."""
+        if row.post_url in self._done:
+            return []
+        if row.post_id is None:
+            waiting = self._rows_waiting.setdefault(row.post_url, [])
+            waiting.append(row)
+            if len(waiting) > 1:
+                return []
+        return [self._post_request(row, known if decision is not Plan.NEW else None)]
 
     def _post_request(self, row: ListingRow, known: Any) -> Request:
         headers = conditional_headers(known)
