@@ -166,12 +166,6 @@ def test_dtypes_and_raw_readers(demo_archive: Path, first) -> None:
     assert table.schema.field("attachments").type.value_type.names == ["name", "url", "size", "mime"]
 
 
-def test_failures_record_url_and_reason(first) -> None:
-    failures = first["failures"]
-    assert failures["reason"].notna().all() and failures["url"].notna().all()
-    assert first["runs"]["failures"].item() == len(failures)
-
-
 def test_scrapy_crawl_from_the_repository_root(replica_day1: str, tmp_path: Path) -> None:
     root = tmp_path / "archive"
     command = [sys.executable, "-m", "scrapy", "crawl", "seoulsolution", "-a", f"base_url={replica_day1}"]

@@ -246,8 +246,12 @@ def test_a_redesigned_site_degrades_the_run_and_names_the_monitors(tmp_path: Pat
     assert data["status"] == "degraded" and data["exit_code"] == 3
     assert {"listing_rows_per_page", "row_count_stable", "selectors_matched"} <= set(data["failed_monitors"])
     assert "monitor selectors_matched FAILED" in result.stdout
-    runs = archive.open(root).runs()
-    assert list(runs["status"]) == ["ok", "degraded"]
+    arch = archive.open(root)
+    assert list(arch.runs()["status"]) == ["ok", "degraded"]
+    failures = arch.failures(snapshot="latest")  # the page that could not be read, with its URL and why
+    assert list(failures["url"]) == [replica.url + "/ko/policy-news"]
+    assert failures["reason"].item() == "no listing rows matched '.view-content li.views-row'"
+    assert failures["stage"].item() == "extract" and arch.runs()["failures"].iloc[-1] == 1
 
 
 def test_schedule_runs_back_to_back_and_stops_on_sigterm(tmp_path: Path) -> None:
