@@ -197,7 +197,8 @@ def test_sigkilled_crawl_is_resumed_to_the_same_snapshot(kill_after, tmp_path: P
 def test_one_crawl_at_a_time_and_stale_locks_are_taken_over(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     log = tmp_path / "access.log"
-    with ReplicaProcess(day=1, access_log=log) as replica:
+    # A larger board keeps the first crawl busy (and its lock held) well past the second one's start.
+    with ReplicaProcess(day=1, posts=1500, access_log=log) as replica:
         command = [
             sys.executable,
             "-m",
