@@ -166,6 +166,18 @@ class PageResult:
     info: dict[str, Any] = field(default_factory=dict)  # what a resumed run needs: next page, page number
 
 
+def stamp_provenance(
+    records: list[Any], warc_file: str | None, offset: int | None, length: int | None
+) -> list[Any]:
+    """Name the WARC record holding the payload on every record that carries provenance and has none yet
+    (a listing row released by its post page keeps its own listing page's)."""
+    if warc_file:
+        for record in records:
+            if hasattr(record, "warc_file") and record.warc_file is None:
+                record.warc_file, record.warc_offset, record.warc_length = warc_file, offset, length
+    return records
+
+
 RECORD_TYPES: dict[type, str] = {
     ListingRow: "listing",
     Post: "posts",

@@ -28,7 +28,7 @@ from crawler.extract import (
     parse_html,
 )
 from crawler.incremental import url_key
-from crawler.items import RECORD_TYPES, Failure, ListingRow, PostSeen
+from crawler.items import RECORD_TYPES, Failure, ListingRow, PostSeen, stamp_provenance
 from crawler.profile import load_profile
 
 
@@ -49,11 +49,10 @@ class Captured:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
 
-def reextract(root: str | Path, snapshot_id: str, site: str | None = None) -> str:
+def reextract(root: str | Path, snapshot_id: str, site: str) -> str:
     """Re-extract ``snapshot_id``; returns the id of the new snapshot revision."""
     root = Path(root)
     arch = archive.open(root)
-    site = site or _only_site(arch)
     run = arch.runs(snapshot=snapshot_id, site=site).iloc[0]
     profile = load_profile(run["profile"]).with_base_url(run["base_url"])
     now = run["logical_time"].to_pydatetime()
@@ -186,12 +185,9 @@ def _captures(root: Path, site: str, snapshot_id: str) -> dict[str, Captured]:
 
 def _stamped(records: list[Any], capture: Captured) -> list[Any]:
     prov = capture.prov
-    for record in records:
-        if hasattr(record, "warc_file") and record.warc_file is None and prov.get("payload_file"):
-            record.warc_file = prov["payload_file"]
-            record.warc_offset = prov["payload_offset"]
-            record.warc_length = prov["payload_length"]
-    return records
+    return stamp_provenance(
+        records, prov.get("payload_file"), prov.get("payload_offset"), prov.get("payload_length")
+    )
 
 
 def _revision_id(arch, root: Path, site: str, snapshot_id: str) -> str:
@@ -205,13 +201,6 @@ def _revision_id(arch, root: Path, site: str, snapshot_id: str) -> str:
         if candidate not in taken:
             return candidate
     raise RuntimeError(f"no free snapshot id within an hour after {snapshot_id}")
-
-
-def _only_site(arch) -> str:
-    sites = arch.sites()
-    if len(sites) != 1:
-        raise ValueError(f"the archive holds sites {sites}: name one with --site")
-    return sites[0]
 
 
 def _now() -> datetime:

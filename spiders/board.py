@@ -40,7 +40,7 @@ from crawler.incremental import (
     plan,
     refresh_window,
 )
-from crawler.items import Failure, ListingRow, PageResult, Partner, PostSeen
+from crawler.items import Failure, ListingRow, PageResult, Partner, PostSeen, stamp_provenance
 from crawler.politeness import contact_of, politeness_settings
 from crawler.profile import SiteProfile, load_profile
 
@@ -371,13 +371,9 @@ def _stamped(records: list[Any], response: Response) -> list[Any]:
     """Records read from ``response`` name the WARC record holding its payload (a revisit resolved to its
     original), when the crawl captures WARCs."""
     prov = response.meta.get("warc")
-    if prov is not None and prov.payload_file:
-        for record in records:
-            if hasattr(record, "warc_file") and record.warc_file is None:
-                record.warc_file = prov.payload_file
-                record.warc_offset = prov.payload_offset
-                record.warc_length = prov.payload_length
-    return records
+    if prov is None:
+        return records
+    return stamp_provenance(records, prov.payload_file, prov.payload_offset, prov.payload_length)
 
 
 def _source(response: Response) -> str:
