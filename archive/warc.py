@@ -171,18 +171,23 @@ def _url_key(url: str) -> str:
 
 
 class DigestIndex:
-    """SQLite (WAL, synchronous=FULL) under ``_index/<site>/``: which WARC files exist in which state,
-    and every response/revisit record with its payload digest. A record row is inserted in the same
-    transaction that advances its file's ``durable_end``, after the bytes were fsynced."""
+    """SQLite (WAL) under ``_index/<site>/``: which WARC files exist in which state, and every
+    response/revisit record with its payload digest. A record row is inserted in the same transaction
+    that advances its file's ``durable_end``, after the bytes were handed to the OS.
 
-    def __init__(self, root: str | Path, site: str) -> None:
+    ``synchronous=NORMAL`` by default: a transaction survives the death of the process (kill, crash),
+    which is what resuming needs, without an fsync per record (two per exchange cost more than the
+    rest of the WARC writing). ``durable=True`` (publishing) makes every transaction reach the disk,
+    and with it everything the WAL held before."""
+
+    def __init__(self, root: str | Path, site: str, *, durable: bool = False) -> None:
         layout.validate_site(site)
         path = index_path(root, site)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.executescript(_SCHEMA)
         self.site = site
@@ -301,10 +306,11 @@ class WarcWriter:
     """Writes the exchanges of one snapshot into gzip WARC 1.1 files in the snapshot's staging directory.
 
     ``resume=True`` continues what an interrupted run of the same snapshot wrote (an open file is truncated
-    to the end of its last durable record); ``resume=False`` discards it first. Each ``write()`` is durable
-    when it returns (fsync, then the index transaction), so a page that the crawl stages afterwards always
-    has its records. ``finish()`` closes the files and writes their CDXJ; ``publish()`` moves them into
-    ``warcs/site=<site>/``.
+    to the end of its last durable record); ``resume=False`` discards it first. Each ``write()`` survives
+    the death of the process when it returns (bytes flushed to the OS, then the index transaction), so a
+    page that the crawl stages afterwards always has its records; ``sync=True`` adds an fsync per record,
+    for power loss too. Closing a file fsyncs it. ``finish()`` closes the files and writes their CDXJ;
+    ``publish()`` fsyncs everything and moves it into ``warcs/site=<site>/``.
     """
 
     def __init__(
@@ -317,7 +323,8 @@ class WarcWriter:
         info: dict[str, Any] | None = None,
         software: str | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
-        sync: bool = True,
+        sync: bool = False,
+        durable_index: bool = False,
     ) -> None:
         self.root = Path(root)
         self.site = layout.validate_site(site)
@@ -327,7 +334,7 @@ class WarcWriter:
         self.max_bytes = max_bytes
         self.sync = sync
         self.stage = stage_dir(self.root, site, snapshot_id)
-        self.index = DigestIndex(self.root, site)
+        self.index = DigestIndex(self.root, site, durable=durable_index)
         self._builder = RecordBuilder(warc_version=WARC_VERSION)
         self._f: io.BufferedWriter | None = None
         self._name: str | None = None
@@ -415,9 +422,9 @@ class WarcWriter:
         self._f, self._name = f, name
         return f, name
 
-    def _sync(self, f: io.BufferedWriter) -> None:
+    def _sync(self, f: io.BufferedWriter, *, force: bool = False) -> None:
         f.flush()
-        if self.sync:
+        if self.sync or force:
             os.fsync(f.fileno())
 
     # -- records ----------------------------------------------------------------------------------------
@@ -510,7 +517,7 @@ class WarcWriter:
         f, name = self._f, self._name
         if f is None or name is None:
             return
-        self._sync(f)
+        self._sync(f, force=True)
         f.close()
         self._f = self._name = None
         os.replace(self.stage / (name + OPEN_SUFFIX), self.stage / name)
@@ -536,7 +543,7 @@ class WarcWriter:
     def close(self) -> None:
         """Stop writing without finishing (the next run resumes the open file)."""
         if self._f is not None:
-            self._sync(self._f)
+            self._sync(self._f, force=True)
             self._f.close()
             self._f = self._name = None
         self.index.close()
@@ -563,7 +570,7 @@ def publish(root: str | Path, site: str, snapshot_id: str) -> list[str]:
     completes what an earlier call started. Call it before the snapshot's staging directory is removed
     (the Parquet commit removes it). Returns the committed paths relative to ``root``."""
     root = Path(root)
-    w = WarcWriter(root, site, snapshot_id, resume=True)
+    w = WarcWriter(root, site, snapshot_id, resume=True, durable_index=True)
     try:
         w.finish()
         dst_dir = warc_dir(root, site)

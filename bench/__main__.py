@@ -102,7 +102,7 @@ def configure(args: argparse.Namespace) -> dict[str, Any]:
         "demo_days": args.demo_days,
         "demo_posts": args.demo_posts,
         "extract_pages": (20, 60) if quick else (50, 200),
-        "extract_passes": 1 if quick else 3,
+        "extract_passes": 1 if quick else 5,
         "date_repeat": 1 if quick else 3,
         "timeout": args.timeout,
     }

@@ -28,7 +28,7 @@ from crawler.extract import (
     parse_html,
 )
 from crawler.incremental import url_key
-from crawler.items import RECORD_TYPES, Failure, ListingRow, PostSeen, stamp_provenance
+from crawler.items import RECORD_TYPES, Failure, ListingRow, PostSeen, as_row, stamp_provenance
 from crawler.profile import load_profile
 
 
@@ -73,7 +73,7 @@ def reextract(root: str | Path, snapshot_id: str, site: str) -> str:
     pages = posts = 0
 
     def stage(url: str, kind: str, records: Iterable[Any], info: dict[str, Any] | None = None) -> None:
-        rows = [(RECORD_TYPES[type(r)], dataclasses.asdict(r)) for r in records]
+        rows = [(RECORD_TYPES[type(r)], as_row(r)) for r in records]
         writer.stage(url, rows, kind=kind, info=info or {})
 
     def document(url: str):

@@ -9,7 +9,6 @@ that did not finish is never committed (its staging waits for a resume).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ import archive
 from archive import warc
 from crawler import __version__
 from crawler.incremental import ResumeState
-from crawler.items import RECORD_TYPES, Failure, PageResult
+from crawler.items import RECORD_TYPES, Failure, PageResult, as_row
 from crawler.monitors import SnapshotSummary, check, failed
 
 logger = logging.getLogger(__name__)
@@ -75,7 +74,7 @@ class ArchivePipeline:
 
     def process_item(self, item: PageResult) -> PageResult:
         assert self.writer is not None
-        records = [(RECORD_TYPES[type(r)], dataclasses.asdict(r)) for r in item.records]
+        records = [(RECORD_TYPES[type(r)], as_row(r)) for r in item.records]
         self.writer.stage(item.url, records, kind=item.kind, info=item.info)
         for dataset, _ in records:
             self.crawler.stats.inc_value(f"board/stored/{dataset}")
@@ -95,7 +94,7 @@ class ArchivePipeline:
         if self.writer is None:
             return
         failure = Failure(url=url, stage=stage, reason=reason, at=datetime.now(UTC))
-        self.writer.stage(url, [("failures", dataclasses.asdict(failure))], kind="error")
+        self.writer.stage(url, [("failures", as_row(failure))], kind="error")
         self.crawler.stats.inc_value(f"board/failures/{stage}")
 
     # -- commit ---------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ def extract_listing(
     fields = {name: doc.per_container(row_elements, sel) for name, sel in spec.fields.items()}
     notices = doc.per_container(row_elements, spec.notice) if spec.notice else [None] * len(row_elements)
     post_id_pattern = re.compile(profile.post.id_from_url)
+    memo = _Memo(now)
     rows = [
         _row(
             doc,
@@ -54,7 +55,7 @@ def extract_listing(
             page=page,
             position=i + 1,
             post_id_pattern=post_id_pattern,
-            now=now,
+            memo=memo,
             fetched_at=fetched_at,
         )
         for i, el in enumerate(row_elements)
@@ -63,6 +64,35 @@ def extract_listing(
     return ListingPage(
         rows=rows, next_url=doc.absolute(next_link.get("href")) if next_link is not None else None
     )
+
+
+class _Memo:
+    """Values that repeat down a page (a day's posts share their date, a board has few writers), each
+    normalised once per page."""
+
+    __slots__ = ("authors", "counts", "dates", "now")
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.dates: dict[str | None, DateValue] = {}
+        self.counts: dict[str | None, int | None] = {}
+        self.authors: dict[str | None, str | None] = {}
+
+    def date(self, raw: str | None) -> DateValue:
+        found = self.dates.get(raw)
+        if found is None:
+            found = self.dates[raw] = read_date(raw, self.now)
+        return found
+
+    def count(self, raw: str | None) -> int | None:
+        if raw not in self.counts:
+            self.counts[raw] = parse_count(raw)
+        return self.counts[raw]
+
+    def author(self, raw: str | None) -> str | None:
+        if raw not in self.authors:
+            self.authors[raw] = clean_text(raw) or None
+        return self.authors[raw]
 
 
 def _row(
@@ -75,7 +105,7 @@ def _row(
     page: int,
     position: int,
     post_id_pattern: re.Pattern[str],
-    now: datetime,
+    memo: _Memo,
     fetched_at: datetime | None,
 ) -> ListingRow:
     title_raw = raw_text(link) or ""
@@ -93,7 +123,7 @@ def _row(
             labelled = split_labelled(inline_text(el).replace(clean_text(title_raw), " ", 1))
         return labelled.get(name)
 
-    published: DateValue = read_date(field("published"), now)
+    published = memo.date(field("published"))
     reads_raw = field("reads")
     author_raw = field("author")
     is_notice = notice or "notice" in (el.get("class") or "").split()
@@ -111,9 +141,9 @@ def _row(
         published=published.day,
         published_at=published.moment,
         published_raw=published.raw,
-        author=clean_text(author_raw) or None,
+        author=memo.author(author_raw),
         author_raw=author_raw,
-        reads=parse_count(reads_raw),
+        reads=memo.count(reads_raw),
         reads_raw=reads_raw,
         fetched_at=fetched_at,
     )

@@ -38,7 +38,9 @@ def parse_count(text: str | None) -> int | None:
         return None
     # NFKC: full-width digits and `：`; casefold: READS/Hits; one space per run keeps the
     # optional-space patterns linear.
-    s = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    if not text.isascii():  # ASCII is already NFKC
+        text = unicodedata.normalize("NFKC", text)
+    s = " ".join(text.casefold().split())
     m = _LABELLED.search(s)
     if m is None:
         if _DATE_LIKE.search(s):

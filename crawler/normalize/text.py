@@ -52,7 +52,7 @@ def clean_text(s: str | None, *, keep_paragraphs: bool = False) -> str:
         return ""
     s = _nfc(s.translate(_ZW_TABLE))
     if not keep_paragraphs:
-        return _WS.sub(" ", s).strip()
+        return " ".join(s.split())  # str.split() and re's \s know the same whitespace
     # str.splitlines() knows every Unicode line boundary (\r\n, \r, \v, \f, \x1c-\x1e, \x85,
     # U+2028); U+2029 is promoted to a blank line first.
     lines = s.replace("\u2029", "\n\n").splitlines()

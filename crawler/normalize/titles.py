@@ -20,6 +20,8 @@ class TitleParts(NamedTuple):
 # alone on purpose: Korean writes titles of works in <…>, 〈…〉, 《…》 (`<기생충> 수상`), so a
 # leading angle group is usually part of the title, not a board category.
 _CATEGORY: Final = re.compile(r"^(?:\[([^\[\]]*)\]|【([^【】]*)】|［([^［］]*)］|〔([^〔〕]*)〕)\s*")
+_OPENERS: Final = frozenset("[【［〔")  # a title that starts otherwise has no category
+_MARKS: Final = frozenset(".…⋯")  # nor is it cut unless it ends so
 # Truncation markers at the very end only: `..`, `...`, `…`, `⋯` (possibly repeated).
 _TRUNCATED: Final = re.compile(r"\s*(?:\.{2,}|[…⋯]+)$")
 
@@ -34,12 +36,12 @@ def split_title(text: str | None) -> TitleParts:
     """
     s = clean_text(text)
     category: str | None = None
-    m = _CATEGORY.match(s)
+    m = _CATEGORY.match(s) if s[:1] in _OPENERS else None
     if m is not None and m.end() < len(s):
         inner = next(g for g in m.groups() if g is not None).strip()
         category = inner or None
         s = s[m.end() :]
-    t = _TRUNCATED.search(s)
+    t = _TRUNCATED.search(s) if s[-1:] in _MARKS else None
     if t is not None:
         return TitleParts(category, s[: t.start()], True)
     return TitleParts(category, s, False)
