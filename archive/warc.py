@@ -184,7 +184,8 @@ class DigestIndex:
         layout.validate_site(site)
         path = index_path(root, site)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None)
+        # One thread at a time, not always the one that opened it (the crawl's WARC writer thread).
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")

@@ -43,6 +43,9 @@ from scrapy import signals
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +241,9 @@ class CapturingDownloadHandler(HTTP11DownloadHandler):
             return response
         captured = ex.freeze(urldefrag(request.url)[0])
         request.meta[CAPTURE_META] = captured
-        self._crawler.signals.send_catch_log(
+        # Handlers may answer with a Deferred (WarcCapture writes on its own thread): the response goes
+        # on only once its records are written, so what a callback stages always has its WARC records.
+        await self._crawler.signals.send_catch_log_async(
             exchange_captured, captured=captured, request=request, response=response
         )
         return response
@@ -259,6 +264,9 @@ class WarcCapture:
         self.crawler = crawler
         self.writer: Any = None
         self.written = 0
+        # One thread writes every record, in arrival order, off the reactor: gzip, digests and the
+        # index's SQLite release the GIL, so a full crawl uses the second core for part of that work.
+        self._pool: ThreadPool | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.captured, signal=exchange_captured)
@@ -303,12 +311,28 @@ class WarcCapture:
 
     def spider_opened(self, spider: Any) -> None:
         self._writer()
+        self._pool = ThreadPool(1, 1, name="warc-writer")
+        self._pool.start()
 
-    def captured(self, captured: Captured, request: Request, response: Response) -> None:
-        request.meta[WARC_META] = self._writer().write(captured)
+    def captured(self, captured: Captured, request: Request, response: Response) -> Deferred[None] | None:
+        writer = self._writer()
+        if self._pool is None:  # not opened through the engine (a test driving the extension)
+            self._store(request, writer.write(captured))
+            return None
+        from twisted.internet import reactor  # the installed one (importing it early would install one)
+
+        d = deferToThreadPool(reactor, self._pool, writer.write, captured)
+        d.addCallback(lambda provenance: self._store(request, provenance))
+        return d
+
+    def _store(self, request: Request, provenance: Any) -> None:
+        request.meta[WARC_META] = provenance
         self.written += 1
 
     def spider_closed(self, spider: Any, reason: str) -> None:
+        if self._pool is not None:
+            self._pool.stop()  # runs what is queued, then joins: no write is in flight after this
+            self._pool = None
         if self.writer is None:
             return
         from archive.warc import publish
