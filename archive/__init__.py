@@ -17,7 +17,7 @@ The format is described in docs/archive-format.md.
 """
 
 from archive.commit import recover
-from archive.compact import compact
+from archive.compact import compact, compact_after_commit
 from archive.errors import ArchiveFormatError, ArchiveLocked, ArchiveVersionError
 from archive.layout import parse_snapshot_id, snapshot_id_for, validate_site, validate_snapshot_id
 from archive.lock import CrawlLock, crawl_lock
@@ -38,6 +38,7 @@ __all__ = [
     "CrawlLock",
     "SnapshotWriter",
     "compact",
+    "compact_after_commit",
     "crawl_lock",
     "discard",
     "parse_snapshot_id",

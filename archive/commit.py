@@ -52,7 +52,7 @@ def publish(root: Path, site: str, snapshot_id: str, manifest: dict[str, Any]) -
                     f"{dst} already exists although snapshot {site}/{snapshot_id} is not committed; "
                     "run archive.recover() to move it aside"
                 )
-    layout.atomic_write_json(stage / layout.COMMIT_FILE, manifest)  # (2) point of no return
+    layout.atomic_write_json(stage / layout.COMMIT_FILE, manifest, indent=None)  # (2) point of no return
     return _roll_forward(root, site, snapshot_id)
 
 
@@ -85,7 +85,7 @@ def _roll_forward(root: Path, site: str, snapshot_id: str) -> Path:
             layout.fsync_dir(dst_dir)
     target = layout.manifest_path(root, site, snapshot_id)
     target.parent.mkdir(parents=True, exist_ok=True)
-    layout.atomic_write_json(target, manifest)  # (4)
+    layout.atomic_write_json(target, manifest, indent=None)  # (4) one line: one is written per snapshot
     layout.fsync_dir(target.parent.parent)
     cat = catalog.read(root, site) or catalog.empty(site)
     if snapshot_id not in catalog.snapshot_ids(cat):

@@ -287,9 +287,16 @@ DATASETS: dict[str, pa.Schema] = {
     "runs": RUNS,
 }
 
-#: Natural row order within a snapshot, where the arrival order of records is not the page's order
-#: (a listing row whose post id waits for its post page is staged again late).
-ROW_ORDER: dict[str, tuple[str, ...]] = {"listing": ("page", "position")}
+#: Natural row order within a snapshot: readers return rows in it (the arrival order of records is not
+#: the page's order: a listing row whose post id waits for its post page is staged again late), and
+#: compaction clusters rows by it across snapshots (see ``archive.compact``). Datasets not named here
+#: come back in the order their rows were written.
+ROW_ORDER: dict[str, tuple[str, ...]] = {
+    "listing": ("page", "position"),
+    "post_obs": ("post_id",),
+    "partners": ("section", "position"),
+    "blocks": ("position",),
+}
 
 #: Values of ``post_obs.fetch``.
 FETCH_VALUES = ("fetched", "not_modified", "skipped")

@@ -510,7 +510,16 @@ class SnapshotWriter:
             }
             run = {**{k: v for k, v in fill.items() if v is not None}, **run_row, "snapshot_id": sid}
             writers["runs"].add(run)
-            done = {ds: w.finish() for ds, w in writers.items()}  # step 1: closed, verified, renamed
+            done: dict[str, dict[str, Any] | None] = {}
+            for ds, w in writers.items():
+                if not w.rows and cat["datasets"].get(ds):
+                    # A snapshot without rows of a dataset needs no file of it: an empty file costs
+                    # about 1-3 KB in every unchanged crawl. (The first snapshot writes one anyway, so
+                    # that raw readers of the dataset directory always find a typed file.)
+                    w.discard()
+                    done[ds] = None
+                else:
+                    done[ds] = w.finish()  # step 1: closed, verified, renamed
         except BaseException:
             for w in writers.values():
                 w.discard()
@@ -530,8 +539,8 @@ class SnapshotWriter:
             },
             "datasets": {
                 ds: {
-                    "rows": f["rows"],
-                    "files": [{"name": f["name"], "bytes": f["bytes"], "rows": f["rows"]}],
+                    "rows": f["rows"] if f else 0,
+                    "files": [{"name": f["name"], "bytes": f["bytes"], "rows": f["rows"]}] if f else [],
                 }
                 for ds, f in done.items()
             },

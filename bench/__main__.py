@@ -39,6 +39,7 @@ TARGETS: list[tuple[str, str, float | None]] = [
     ("recrawl_post_bodies", "<=", 0),
     ("storage_ratio_30_unchanged", "<=", 1.3),
     ("storage_ratio_30_unchanged_compacted", "", None),
+    ("storage_ratio_30_unchanged_with_warc", "", None),
     ("storage_ratio_demo7", "", None),
     ("date_speedup", ">=", 50),
 ]
@@ -226,6 +227,7 @@ def table(results: dict[str, Any], cfg: dict[str, Any], errors: dict[str, str]) 
         "recrawl_post_bodies": "recrawl",
         "storage_ratio_30_unchanged": "storage",
         "storage_ratio_30_unchanged_compacted": "storage",
+        "storage_ratio_30_unchanged_with_warc": "storage",
         "storage_ratio_demo7": "storage",
         "date_speedup": "dates",
     }
@@ -266,7 +268,13 @@ def reduced_figures(results: dict[str, Any], cfg: dict[str, Any]) -> set[str]:
     if used and (used[0] != 1000 or used[-1] < 20000):
         out.add("rss_ratio_20k_over_1k")
     if cfg["storage_crawls"] < 30:
-        out.update(("storage_ratio_30_unchanged", "storage_ratio_30_unchanged_compacted"))
+        out.update(
+            (
+                "storage_ratio_30_unchanged",
+                "storage_ratio_30_unchanged_compacted",
+                "storage_ratio_30_unchanged_with_warc",
+            )
+        )
     if cfg["demo_days"] != 7:
         out.add("storage_ratio_demo7")
     if cfg["quick"] or cfg["rounds"] < 3:
@@ -308,10 +316,13 @@ def details(results: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
         )
     if "storage_ratio_30_unchanged" in r:
         out.append(
-            f"storage: {r['storage_crawls']} unchanged crawls of {r['storage_posts']:,} posts: "
-            f"{_mib(r['storage_bytes_first'])} -> {_mib(r['storage_bytes_last'])}"
+            f"storage: {r['storage_crawls']} unchanged crawls of {r['storage_posts']:,} posts: snapshots "
+            f"{_mib(r['storage_snapshot_bytes_first'])} -> {_mib(r['storage_snapshot_bytes_last'])}; "
+            f"with the WARC capture {_mib(r['storage_bytes_first'])} -> {_mib(r['storage_bytes_last'])}, "
+            f"{(r['storage_warc_bytes_per_unchanged_crawl'] or 0) / 1024:.0f} KiB of WARC records and index "
+            "per unchanged crawl"
             + (
-                f" ({_mib(r['storage_bytes_compacted'])} after `crawler compact`: ratio "
+                f" (after `crawler compact`: {_mib(r['storage_bytes_compacted'])}, snapshots ratio "
                 f"{r['storage_ratio_30_unchanged_compacted']:.2f})"
                 if r.get("storage_bytes_compacted")
                 else f" (crawler compact: {r['storage_compact_error']})"

@@ -4,7 +4,8 @@ growth of the demo's archive over its days.
 ``series`` crawls replica day 1 ``crawls`` times into one archive, one logical day apart (``--at``), the
 replica writing its access log (``METHOD TARGET STATUS BYTES`` per request) all along; after each crawl it
 records the crawl's runs row, its slice of the access log and the archive's size on disk (apparent
-bytes of every file under the root).
+bytes of every file under the root), split into the snapshots (Parquet datasets, catalog, manifests:
+what the reader API reads) and the WARC layer (``warcs/`` and the digest index under ``_index/``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from bench import harness as h
+
+#: Top-level entries of an archive root that hold the WARC capture, not the snapshots.
+WARC_ENTRIES = ("warcs", "_index")
+
+
+def snapshot_size(root: Path) -> int:
+    """Bytes of the snapshots alone: everything under the root but the WARC capture."""
+    if not root.exists():
+        return 0
+    return sum(h.dir_size(child) for child in root.iterdir() if child.name not in WARC_ENTRIES)
 
 
 def series(posts: int, crawls: int, timeout: float = 3600.0, compact: bool = False) -> dict[str, Any]:
@@ -37,6 +48,7 @@ def series(posts: int, crawls: int, timeout: float = 3600.0, compact: bool = Fal
                         "run": crawl.run,
                         "wall_s": crawl.proc.wall_s,
                         "size_bytes": h.dir_size(root),
+                        "snapshot_bytes": snapshot_size(root),
                         "log_requests": len(mine),
                         "log_bytes": sum(b for _, _, _, b in mine),
                         "post_bodies": sum(
@@ -63,7 +75,7 @@ def _compacted_size(root: Path, timeout: float) -> dict[str, Any]:
         return {"bytes": None, "error": f"crawler compact exited {proc.returncode}: {proc.tail(300)}"}
     size = h.dir_size(root)
     h.log(f"storage: after crawler compact: archive {size / 2**20:.2f} MiB")
-    return {"bytes": size, "error": None}
+    return {"bytes": size, "snapshot_bytes": snapshot_size(root), "error": None}
 
 
 def _read_log(path: Path) -> list[tuple[str, str, int, int]]:
@@ -79,18 +91,28 @@ def _read_log(path: Path) -> list[tuple[str, str, int, int]]:
 
 def storage_figures(s: dict[str, Any]) -> dict[str, Any]:
     sizes = [c["size_bytes"] for c in s["crawls"]]
+    snaps = [c["snapshot_bytes"] for c in s["crawls"]]
     compacted = (s.get("compacted") or {}).get("bytes")
+    compacted_snaps = (s.get("compacted") or {}).get("snapshot_bytes")
     return {
-        "storage_ratio_30_unchanged": sizes[-1] / sizes[0],
+        "storage_ratio_30_unchanged": snaps[-1] / snaps[0],
+        "storage_ratio_30_unchanged_with_warc": sizes[-1] / sizes[0],
         "storage_crawls": len(sizes),
         "storage_posts": s["posts"],
+        "storage_snapshot_bytes_first": snaps[0],
+        "storage_snapshot_bytes_last": snaps[-1],
+        "storage_snapshot_bytes_by_crawl": snaps,
+        "storage_warc_bytes_per_unchanged_crawl": (
+            ((sizes[-1] - snaps[-1]) - (sizes[0] - snaps[0])) / (len(sizes) - 1) if len(sizes) > 1 else None
+        ),
         "storage_bytes_first": sizes[0],
         "storage_bytes_last": sizes[-1],
         "storage_bytes_by_crawl": sizes,
         "storage_crawl_seconds": [c["run"]["duration_s"] for c in s["crawls"]],
         "storage_bytes_by_entry_last": s["bytes_by_entry"],  # top-level directories of the archive root
         "storage_bytes_compacted": compacted,
-        "storage_ratio_30_unchanged_compacted": compacted / sizes[0] if compacted else None,
+        "storage_ratio_30_unchanged_compacted": compacted_snaps / snaps[0] if compacted_snaps else None,
+        "storage_ratio_30_unchanged_with_warc_compacted": compacted / sizes[0] if compacted else None,
         "storage_compact_error": (s.get("compacted") or {}).get("error"),
     }
 

@@ -34,6 +34,9 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.capture.CapturingDownloadHandler",
 }
 WARC_ENABLED = True
+# Merge the site's small Parquet files after each commit (archive.compact_after_commit): an unchanged
+# crawl then adds a few KB, not a copy of every row.
+ARCHIVE_COMPACT = True
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,

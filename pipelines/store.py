@@ -123,6 +123,26 @@ class ArchivePipeline:
             warc.publish(self.root, spider.profile.name, spider.snapshot_id)
         manifest = self.writer.commit(run)
         logger.info("Committed snapshot %s (%s)", spider.snapshot_id, manifest)
+        if self.crawler.settings.getbool("ARCHIVE_COMPACT", True):
+            self._compact(spider.profile.name)
+
+    def _compact(self, site: str) -> None:
+        """Merge small files while this crawl still holds the site's lock. The snapshot is committed
+        already: a failure here is logged, and `crawler compact` finishes the job later."""
+        try:
+            done = archive.compact_after_commit(self.root, site)
+        except Exception as exc:
+            logger.warning("Compaction after the commit failed (%s); run `crawler compact`", exc)
+            return
+        if done["files_before"] != done["files_after"]:
+            logger.info(
+                "Compacted %s: %d files (%d bytes) -> %d files (%d bytes)",
+                site,
+                done["files_before"],
+                done["bytes_before"],
+                done["files_after"],
+                done["bytes_after"],
+            )
 
     def _summary(self) -> SnapshotSummary:
         assert self.writer is not None

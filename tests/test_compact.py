@@ -187,13 +187,13 @@ def test_compaction_changes_no_reader_output(tmp_path: Path) -> None:
         assert t.num_rows <= 30 or len(set(t.column("snapshot_id").to_pylist())) == 1
         keys = list(
             zip(
-                t.column("snapshot_id").to_pylist(),
                 t.column("page").to_pylist(),
                 t.column("position").to_pylist(),
+                t.column("snapshot_id").to_pylist(),
                 strict=True,
             )
         )
-        assert keys == sorted(keys)  # by snapshot, then the natural order
+        assert keys == sorted(keys)  # clustered: by the natural order, then by snapshot
     assert not (tmp_path / layout.STAGING_DIR / "kr" / layout.COMPACT_DIR).exists()
 
     again = archive.compact(tmp_path, target_rows=30)  # nothing left to merge
@@ -221,15 +221,21 @@ def test_compaction_changes_no_reader_output(tmp_path: Path) -> None:
 
 
 def test_reading_one_snapshot_skips_other_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Datasets without a natural order keep one snapshot's rows together (row-group statistics let a
+    reader skip the others); clustered ones are one row group sorted by their key, then snapshot."""
     build(tmp_path, 5)
-    monkeypatch.setattr(compact_module, "ROW_GROUP_ROWS", 8)
+    monkeypatch.setattr(compact_module, "ROW_GROUP_ROWS", 2)
     archive.compact(tmp_path)
-    (path,) = (tmp_path / "listing" / "site=kr").iterdir()
+    (path,) = (tmp_path / "post_versions" / "site=kr").iterdir()
     frag = next(ds.dataset(path, format="parquet").get_fragments())
     total = pq.ParquetFile(path).metadata.num_row_groups
     wanted = frag.split_by_row_group(filter=pc.field("snapshot_id") == day(2))
     assert total >= 5 and 1 <= len(wanted) <= 2  # the statistics exclude the other snapshots' row groups
-    assert archive.open(tmp_path).listing(snapshot=day(2))["snapshot_id"].unique().tolist() == [day(2)]
+    a = archive.open(tmp_path)
+    assert a.post_versions()["first_seen"].tolist().count(day(2)) == 2  # the new post, the edited one
+    (listing,) = (tmp_path / "listing" / "site=kr").iterdir()
+    assert pq.ParquetFile(listing).metadata.num_row_groups == 1
+    assert a.listing(snapshot=day(2))["snapshot_id"].unique().tolist() == [day(2)]
 
 
 @pytest.fixture(scope="module")
