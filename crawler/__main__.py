@@ -2,4 +2,5 @@ import sys
 
 from crawler.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # the extraction worker (spawn) imports this module again
+    sys.exit(main())

@@ -17,8 +17,8 @@ Nothing the rest of Scrapy sees changes, except that the handler puts ``Captured
 ``request.meta["capture"]`` (``response.meta["capture"]`` for callbacks) and sends the
 ``exchange_captured`` signal for every response, including those that never reach a spider (robots.txt,
 redirects, responses that HttpErrorMiddleware filters). ``WarcCapture`` is the extension that writes them
-to the snapshot's WARC files (``archive.warc``) and puts the record's ``Provenance`` in
-``request.meta["warc"]``.
+to the snapshot's WARC files (``archive.warc``), in a writer process of its own, and leaves a future of
+the record's ``Provenance`` in ``request.meta["warc_pending"]``: ``await provenance(response.meta)``.
 
 Enable with::
 
@@ -30,9 +30,12 @@ Enable with::
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
+import multiprocessing
 from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,14 +46,12 @@ from scrapy import signals
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
-from twisted.internet.defer import Deferred
-from twisted.internet.threads import deferToThreadPool
-from twisted.python.threadpool import ThreadPool
 
 logger = logging.getLogger(__name__)
 
 CAPTURE_META = "capture"  # request.meta key of the Captured exchange
 WARC_META = "warc"  # request.meta key of the archive.warc.Provenance of its records
+WARC_PENDING = "warc_pending"  # request.meta key of the future that completes when they are written
 #: Signal sent for each captured exchange: ``captured``, ``request``, ``response``.
 exchange_captured = object()
 
@@ -232,7 +233,8 @@ class CapturingDownloadHandler(HTTP11DownloadHandler):
         self._pool._factory = _capturing_factory(self._pool._factory, self._pending)
 
     async def download_request(self, request: Request) -> Response:
-        request.meta.pop(CAPTURE_META, None)  # a retry or redirect copies the meta of the request before
+        for key in (CAPTURE_META, WARC_PENDING, WARC_META):
+            request.meta.pop(key, None)  # a retry or redirect copies the meta of the request before
         response = await super().download_request(request)
         keys = response.headers.pop(_MARKER, None)
         ex = self._pending.pop(keys[-1]) if keys else None
@@ -241,8 +243,8 @@ class CapturingDownloadHandler(HTTP11DownloadHandler):
             return response
         captured = ex.freeze(urldefrag(request.url)[0])
         request.meta[CAPTURE_META] = captured
-        # Handlers may answer with a Deferred (WarcCapture writes on its own thread): the response goes
-        # on only once its records are written, so what a callback stages always has its WARC records.
+        # Handlers may answer with a Deferred, which is awaited. WarcCapture does not: it writes on its
+        # own thread and leaves the write in request.meta["warc_pending"] for the callback to await.
         await self._crawler.signals.send_catch_log_async(
             exchange_captured, captured=captured, request=request, response=response
         )
@@ -262,11 +264,14 @@ class WarcCapture:
         if not crawler.settings.getbool("WARC_ENABLED"):
             raise NotConfigured("WARC_ENABLED is off")
         self.crawler = crawler
-        self.writer: Any = None
+        self.writer: Any = None  # the WarcWriter, when records are written in this process
         self.written = 0
-        # One thread writes every record, in arrival order, off the reactor: gzip, digests and the
-        # index's SQLite release the GIL, so a full crawl uses the second core for part of that work.
-        self._pool: ThreadPool | None = None
+        self.failed = 0
+        # One process writes every record, in arrival order: gzip, digests, warcio's record building
+        # and the digest index then cost the crawl's process (and its GIL) nothing but a pickle of the
+        # captured bytes. WARC_WRITER_PROCESS: True, False (the crawl's own thread), unset: as
+        # crawler.extraction_pool.offload_by_default decides.
+        self._pool: ProcessPoolExecutor | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.captured, signal=exchange_captured)
@@ -275,74 +280,147 @@ class WarcCapture:
     def from_crawler(cls, crawler: Any) -> WarcCapture:
         return cls(crawler)
 
+    def _writer_args(self) -> dict[str, Any]:
+        from archive.warc import DEFAULT_MAX_BYTES
+        from crawler import __version__
+
+        settings = self.crawler.settings
+        spider = self.crawler.spider
+        profile = getattr(spider, "profile", None)
+        site = getattr(profile, "name", None) or settings.get("WARC_SITE") or spider.name
+        snapshot_id = getattr(spider, "snapshot_id", None) or settings.get("WARC_SNAPSHOT_ID")
+        info = {
+            "crawler-version": __version__,
+            "scrapy-settings": {
+                k: settings.get(k)
+                for k in ("USER_AGENT", "ROBOTSTXT_OBEY", "DOWNLOAD_DELAY", "CONCURRENT_REQUESTS_PER_DOMAIN")
+            },
+            "http-header-user-agent": settings.get("USER_AGENT"),
+            "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+        }
+        return {
+            "root": Path(settings.get("ARCHIVE_ROOT")),
+            "site": site,
+            "snapshot_id": snapshot_id,
+            "resume": settings.getbool("RESUME"),
+            "info": info,
+            "max_bytes": settings.getint("WARC_MAX_BYTES", DEFAULT_MAX_BYTES),
+        }
+
     def _writer(self) -> Any:
         if self.writer is None:
-            from archive.warc import DEFAULT_MAX_BYTES, WarcWriter
-            from crawler import __version__
+            from archive.warc import WarcWriter
 
-            settings = self.crawler.settings
-            spider = self.crawler.spider
-            profile = getattr(spider, "profile", None)
-            site = getattr(profile, "name", None) or settings.get("WARC_SITE") or spider.name
-            snapshot_id = getattr(spider, "snapshot_id", None) or settings.get("WARC_SNAPSHOT_ID")
-            info = {
-                "crawler-version": __version__,
-                "scrapy-settings": {
-                    k: settings.get(k)
-                    for k in (
-                        "USER_AGENT",
-                        "ROBOTSTXT_OBEY",
-                        "DOWNLOAD_DELAY",
-                        "CONCURRENT_REQUESTS_PER_DOMAIN",
-                    )
-                },
-                "http-header-user-agent": settings.get("USER_AGENT"),
-                "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
-            }
-            self.writer = WarcWriter(
-                Path(settings.get("ARCHIVE_ROOT")),
-                site,
-                snapshot_id,
-                resume=settings.getbool("RESUME"),
-                info=info,
-                max_bytes=settings.getint("WARC_MAX_BYTES", DEFAULT_MAX_BYTES),
-            )
+            self.writer = WarcWriter(**self._writer_args())
         return self.writer
 
     def spider_opened(self, spider: Any) -> None:
-        self._writer()
-        self._pool = ThreadPool(1, 1, name="warc-writer")
-        self._pool.start()
+        from scrapy.utils.reactor import is_asyncio_reactor_installed
 
-    def captured(self, captured: Captured, request: Request, response: Response) -> Deferred[None] | None:
-        writer = self._writer()
-        if self._pool is None:  # not opened through the engine (a test driving the extension)
-            self._store(request, writer.write(captured))
-            return None
-        from twisted.internet import reactor  # the installed one (importing it early would install one)
+        from crawler.extraction_pool import offload_by_default
 
-        d = deferToThreadPool(reactor, self._pool, writer.write, captured)
-        d.addCallback(lambda provenance: self._store(request, provenance))
-        return d
+        args = self._writer_args()
+        self._site, self._snapshot_id = args["site"], args["snapshot_id"]
+        settings = self.crawler.settings
+        own_process = settings.getbool("WARC_WRITER_PROCESS")
+        if settings.get("WARC_WRITER_PROCESS") is None:
+            own_process = offload_by_default(settings)
+        if own_process and is_asyncio_reactor_installed():
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),  # a fork would copy the running reactor
+                initializer=_open_writer,
+                initargs=(args,),
+            )
+            self._pool.submit(_ready).result()  # the writer opened (and recovered its files), or raise
+        else:
+            self._writer()
 
-    def _store(self, request: Request, provenance: Any) -> None:
+    def captured(self, captured: Captured, request: Request, response: Response) -> None:
+        if self._pool is None:
+            self._store(self._writer().write(captured), request)
+            return
+        # The response goes on at once; whoever needs the provenance awaits this (see provenance()).
+        pending = asyncio.wrap_future(self._pool.submit(_write, captured))
+        pending.add_done_callback(lambda done: self._done(done, request))
+        request.meta[WARC_PENDING] = pending
+
+    def _done(self, done: asyncio.Future[Any], request: Request) -> None:
+        if done.cancelled():
+            return
+        exc = done.exception()
+        if exc is not None:
+            self.failed += 1
+            logger.error("WARC: the exchange of %s was not written: %s", request.url, exc)
+            return
+        self._store(done.result(), request)
+
+    def _store(self, provenance: Any, request: Request) -> None:
         request.meta[WARC_META] = provenance
         self.written += 1
 
     def spider_closed(self, spider: Any, reason: str) -> None:
-        if self._pool is not None:
-            self._pool.stop()  # runs what is queued, then joins: no write is in flight after this
-            self._pool = None
-        if self.writer is None:
-            return
+        # Connected before the archive pipeline's handler (extensions are built first), so every write
+        # is done and the files are closed before they are published.
         from archive.warc import publish
 
-        writer, self.writer = self.writer, None
-        if reason != "finished":
-            writer.close()  # the next run resumes the open file
+        finished = reason == "finished"
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                pool.submit(_close_writer, finished).result()  # runs after every write queued before it
+            finally:
+                pool.shutdown(wait=True)
+            site, snapshot_id = self._site, self._snapshot_id
+        elif self.writer is not None:
+            writer, self.writer = self.writer, None
+            _finish(writer, finished)
+            site, snapshot_id = writer.site, writer.snapshot_id
+        else:
             return
-        writer.finish()
-        writer.close()
+        if not finished:
+            return
         if self.crawler.settings.getbool("WARC_PUBLISH"):
-            publish(writer.root, writer.site, writer.snapshot_id)
-        logger.info("WARC: %d exchanges written for %s/%s", self.written, writer.site, writer.snapshot_id)
+            publish(Path(self.crawler.settings.get("ARCHIVE_ROOT")), site, snapshot_id)
+        logger.info("WARC: %d exchanges written for %s/%s", self.written, site, snapshot_id)
+
+
+async def provenance(meta: dict[str, Any]) -> Any:
+    """The ``archive.warc.Provenance`` of a response's records (None without WARC capture), once written."""
+    pending = meta.get(WARC_PENDING)
+    if pending is not None:
+        return await pending
+    return meta.get(WARC_META)
+
+
+def _finish(writer: Any, finished: bool) -> None:
+    if finished:
+        writer.finish()  # closes the open file and writes the CDXJ of every file
+    writer.close()  # else the next run resumes the open file
+
+
+# -- the writer process (module-level functions: pickled by name) -----------------------------------
+
+_WRITER: Any = None
+
+
+def _open_writer(args: dict[str, Any]) -> None:
+    global _WRITER
+    from archive.warc import WarcWriter
+
+    _WRITER = WarcWriter(**args)
+
+
+def _ready() -> bool:
+    return _WRITER is not None
+
+
+def _write(captured: Captured) -> Any:
+    return _WRITER.write(captured)
+
+
+def _close_writer(finished: bool) -> None:
+    global _WRITER
+    writer, _WRITER = _WRITER, None
+    if writer is not None:
+        _finish(writer, finished)

@@ -34,6 +34,11 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.capture.CapturingDownloadHandler",
 }
 WARC_ENABLED = True
+# Work that leaves the crawl's process, so that the reactor only crawls: worker processes that parse and
+# extract pages (crawler/extraction_pool.py; 0: none) and a process that writes the WARC records
+# (crawler/capture.py). None: only for a crawl without download delay on a machine with a second CPU.
+EXTRACT_WORKERS = None
+WARC_WRITER_PROCESS = None
 # Merge the site's small Parquet files after each commit (archive.compact_after_commit): an unchanged
 # crawl then adds a few KB, not a copy of every row.
 ARCHIVE_COMPACT = True

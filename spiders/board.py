@@ -21,16 +21,9 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure as TwistedFailure
 
 from archive import snapshot_id_for
-from crawler.extract import (
-    Document,
-    ExtractionError,
-    charset_from_content_type,
-    extract_blocks,
-    extract_listing,
-    extract_partners,
-    extract_post,
-    parse_html,
-)
+from crawler.capture import provenance
+from crawler.extract import ExtractionError, charset_from_content_type
+from crawler.extraction_pool import Extractors, workers_from
 from crawler.incremental import (
     KnownPosts,
     Plan,
@@ -47,6 +40,7 @@ from crawler.profile import SiteProfile, load_profile
 logger = logging.getLogger(__name__)
 
 Output = Iterator[Any]
+AsyncOutput = AsyncIterator[Any]
 LISTING_PRIORITY = 10  # the whole listing first: it is the snapshot's frame of reference
 
 
@@ -69,6 +63,7 @@ class BoardSpider(scrapy.Spider):
     now: datetime
     snapshot_id: str
     known: KnownPosts
+    extractors: Extractors
 
     def __init__(
         self,
@@ -116,7 +111,12 @@ class BoardSpider(scrapy.Spider):
                 "No contact configured: set --contact or CRAWLER_CONTACT before crawling a real site"
             )
         spider._post_link = re.compile(spider.profile.post.link_pattern)
+        spider.extractors = Extractors(spider.profile, workers_from(settings))
+        crawler.signals.connect(spider._close_extractors, signal=scrapy.signals.spider_closed)
         return spider
+
+    def _close_extractors(self) -> None:
+        self.extractors.close()
 
     # -- start: a fresh run, or the rest of a resumed one -------------------------------------------
 
@@ -189,11 +189,11 @@ class BoardSpider(scrapy.Spider):
     def _within(self, page: int) -> bool:
         return not self.max_pages or page <= self.max_pages
 
-    def parse_listing(self, response: Response, page: int) -> Output:
+    async def parse_listing(self, response: Response, page: int) -> AsyncOutput:
         source = _source(response)
         try:
-            listing = extract_listing(
-                self._document(response), self.profile, page=page, now=self.now, fetched_at=_now()
+            listing = await self.extractors.listing(
+                *_page(response), page=page, now=self.now, fetched_at=_now()
             )
         except ExtractionError as exc:
             yield self._error(source, "extract", str(exc), response.status)
@@ -204,10 +204,16 @@ class BoardSpider(scrapy.Spider):
         for row in listing.rows:
             self._follow_row(row, records, requests)
         next_url = listing.next_url if listing.next_url and self._within(page + 1) else None
-        yield PageResult(source, "listing", _stamped(records, response), {"page": page, "next_url": next_url})
-        yield from requests
+        # The next listing page first: the pages come one after another, and each one feeds the posts'
+        # queue, so the sooner it is asked for the less the crawl waits for work (a resumed run finds it
+        # in the journal with this page's records, whichever goes first).
         if next_url and next_url not in self._done:
             yield self._listing_request(next_url, page + 1)
+        yield PageResult(
+            source, "listing", await _stamped(records, response), {"page": page, "next_url": next_url}
+        )
+        for request in requests:
+            yield request
 
     def _follow_row(self, row: ListingRow, records: list[Any], requests: list[Request]) -> None:
         url = row.post_url
@@ -250,7 +256,7 @@ class BoardSpider(scrapy.Spider):
             meta={"handle_httpstatus_list": [304]} if headers else {},
         )
 
-    def parse_post(self, response: Response, listing: ListingRow, known: Any = None) -> Output:
+    async def parse_post(self, response: Response, listing: ListingRow, known: Any = None) -> AsyncOutput:
         source = _source(response)
         records: list[Any] = []
         if response.status == 304 and known is not None:
@@ -268,9 +274,8 @@ class BoardSpider(scrapy.Spider):
             self._resolved_ids[source] = known.post_id
         else:
             try:
-                post = extract_post(
-                    self._document(response),
-                    self.profile,
+                post = await self.extractors.post(
+                    *_page(response),
                     now=self.now,
                     listing=listing,
                     http_status=response.status,
@@ -284,7 +289,8 @@ class BoardSpider(scrapy.Spider):
                 records.append(post)
                 self._resolved_ids[source] = post.post_id
                 self.crawler.stats.inc_value("board/posts/fetched")
-        records = _stamped(records, response)  # before the released rows: they came from their listing page
+        # stamped before the released rows are added: those came from their own listing page
+        records = await _stamped(records, response)
         records.extend(self._release_rows(source))
         yield PageResult(source, "post", records)
 
@@ -297,26 +303,23 @@ class BoardSpider(scrapy.Spider):
 
     # -- partners and blocks ----------------------------------------------------------------------
 
-    def parse_front(self, response: Response, wanted: set[str]) -> Output:
+    async def parse_front(self, response: Response, wanted: set[str]) -> AsyncOutput:
         source = _source(response)
         try:
-            doc = self._document(response)
+            blocks, partners = await self.extractors.front(*_page(response), wanted=wanted, fetched_at=_now())
         except ExtractionError as exc:
             yield self._error(source, "extract", str(exc), response.status)
             return
-        fetched = _now()
-        records: list[Any] = []
-        if "blocks" in wanted:
-            records += extract_blocks(doc, self.profile, fetched_at=fetched)
-        partners = extract_partners(doc, self.profile, fetched_at=fetched) if "partners" in wanted else []
+        records: list[Any] = list(blocks)
         if "partners" in wanted and not partners:
             records.append(
                 self._failure(source, "extract", "no partner logos matched the profile's sections")
             )
         # Partners are staged now; each logo's hash updates them (same key) when its image arrives.
         records += partners
-        yield PageResult(source, "front", _stamped(records, response))
-        yield from self._logo_requests(partners)
+        yield PageResult(source, "front", await _stamped(records, response))
+        for request in self._logo_requests(partners):
+            yield request
 
     def _logo_requests(self, partners: list[Partner]) -> Iterator[Request]:
         by_logo: dict[str, list[Partner]] = {}
@@ -355,10 +358,6 @@ class BoardSpider(scrapy.Spider):
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _document(self, response: Response) -> Document:
-        declared = charset_from_content_type(response.headers.get("Content-Type"))
-        return parse_html(response.body, response.url, declared)
-
     def _failure(self, url: str, stage: str, reason: str, status: int | None = None) -> Failure:
         self.crawler.stats.inc_value(f"board/failures/{stage}")
         return Failure(url=url, stage=stage, reason=reason, http_status=status, at=_now())
@@ -367,13 +366,18 @@ class BoardSpider(scrapy.Spider):
         return PageResult(url, "error", [self._failure(url, stage, reason, status)])
 
 
-def _stamped(records: list[Any], response: Response) -> list[Any]:
+async def _stamped(records: list[Any], response: Response) -> list[Any]:
     """Records read from ``response`` name the WARC record holding its payload (a revisit resolved to its
     original), when the crawl captures WARCs."""
-    prov = response.meta.get("warc")
+    prov = await provenance(response.meta)
     if prov is None:
         return records
     return stamp_provenance(records, prov.payload_file, prov.payload_offset, prov.payload_length)
+
+
+def _page(response: Response) -> tuple[bytes, str, str | None]:
+    """What an extractor reads of a response: its bytes, URL and the charset its header declares."""
+    return response.body, response.url, charset_from_content_type(response.headers.get("Content-Type"))
 
 
 def _source(response: Response) -> str:

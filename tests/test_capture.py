@@ -23,6 +23,8 @@ import pytest
 import scrapy
 from scrapy import Request
 
+from crawler.capture import provenance
+
 REPO = Path(__file__).resolve().parent.parent
 SITE = "replica"
 SNAP1 = "20261101T000000Z"
@@ -73,8 +75,8 @@ class CaptureSpider(scrapy.Spider):
                 headers = {"If-None-Match": etags[path]} if path in etags else {}
                 yield Request(self.base + path, callback=self.record, headers=headers, meta=keep)
 
-    def post(self, response: Any) -> Any:
-        self.record(response)
+    async def post(self, response: Any) -> Any:
+        await self.record(response)
         etag = response.headers.get(b"ETag")
         if etag and self.spec.get("revalidate", True):
             yield Request(
@@ -85,9 +87,9 @@ class CaptureSpider(scrapy.Spider):
                 meta={"handle_httpstatus_list": [304]},
             )
 
-    def record(self, response: Any) -> None:
+    async def record(self, response: Any) -> None:
         cap = response.meta.get("capture")
-        prov = response.meta.get("warc")
+        prov = await provenance(response.meta)  # written by WarcCapture's writer process
         self.out.write(
             json.dumps(
                 {

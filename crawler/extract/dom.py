@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
 
-from crawler.extract.selectors import PageIndex, compile_selector
+from crawler.extract.selectors import PageIndex, compile_selector, page_index
 from crawler.normalize import clean_text, decode_page
 
 #: Elements that start a new paragraph when an element's text is read.
@@ -73,14 +73,13 @@ class Document:
     url: str
     root: etree._Element
     encoding: str
+    _index: PageIndex | None = field(default=None, repr=False, compare=False)
 
     def select(self, selector: str, within: etree._Element | None = None) -> list[etree._Element]:
         """Elements matching the CSS ``selector`` in document order (below ``within`` when given)."""
-        return compile_selector(selector)(self.root, self._index, within)
-
-    @functools.cached_property
-    def _index(self) -> PageIndex:
-        return PageIndex(self.root)
+        match = compile_selector(selector)  # first: compiling registers the classes it names
+        self._index = page_index(self.root, self._index)
+        return match(self.root, self._index, within)
 
     def first(self, selector: str, within: etree._Element | None = None) -> etree._Element | None:
         found = self.select(selector, within)

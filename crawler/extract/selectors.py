@@ -80,20 +80,22 @@ def _match_left(sel: Simple, i: int, el: etree._Element, scope: etree._Element |
 
 
 class PageIndex:
-    """Elements by class and by id, in document order: built once per page, on first use."""
+    """Elements by class and by id, in document order: built once per page, on first use.
 
-    __slots__ = ("by_class", "by_id")
+    Only the classes that compiled selectors name are indexed (a page's other class tokens, most of
+    them, would cost a dict entry each for nothing): see ``page_index``."""
+
+    __slots__ = ("by_class", "by_id", "wanted")
 
     def __init__(self, root: etree._Element) -> None:
-        by_class: dict[str, list[etree._Element]] = {}
+        wanted = self.wanted = frozenset(_WANTED_CLASSES)
+        by_class: dict[str, list[etree._Element]] = {name: [] for name in wanted}
         for el in root.iter(etree.Element):  # elements only: no comments or processing instructions
             classes = el.get("class")  # (el.attrib would build a proxy object per element)
             if classes:
                 for name in classes.split():
                     found = by_class.get(name)
-                    if found is None:
-                        by_class[name] = [el]
-                    elif found[-1] is not el:  # a class written twice on one element
+                    if found is not None and (not found or found[-1] is not el):  # (a class written twice)
                         found.append(el)
         by_id: dict[str, list[etree._Element]] = {}
         for value in _IDS(root):  # few elements have an id: let libxml2 find them
@@ -101,6 +103,17 @@ class PageIndex:
         self.by_class = by_class
         self.by_id = by_id
 
+
+def page_index(root: etree._Element, current: PageIndex | None) -> PageIndex:
+    """``current`` if it indexes every class that compiled selectors name, else a new index of ``root``
+    (a selector compiled after the index was built may name a class it skipped)."""
+    if current is not None and len(current.wanted) == len(_WANTED_CLASSES):  # the set only grows
+        return current
+    return PageIndex(root)
+
+
+#: Every class named by a selector compiled so far: what a PageIndex indexes.
+_WANTED_CLASSES: set[str] = set()
 
 _IDS = etree.XPath("descendant-or-self::*/@id")
 
@@ -111,6 +124,9 @@ Matcher = Callable[[etree._Element, "PageIndex | None", "etree._Element | None"]
 def compile_selector(css: str) -> Matcher:
     """A function ``(root, index, within) -> matches in document order`` for ``css``."""
     simple = _simple(css)
+    if simple is not None:
+        for compound in simple.compounds:
+            _WANTED_CLASSES.update(compound.classes)
     if simple is None:
         xpath = CSSSelector(css, translator="html")
         return lambda root, index, within: xpath(root if within is None else within)

@@ -1,0 +1,171 @@
+"""Where the spider's extractors run: in a worker process beside the crawl, or in the crawl's own thread.
+
+A fast crawl is CPU-bound on the reactor thread (Scrapy's own machinery takes most of a core), so parsing
+and extracting a page there delays every other response. With ``EXTRACT_WORKERS = 1`` the spider hands a
+response's bytes to a worker process running the same pure functions (``crawler.extract``) and awaits the
+typed records, while the reactor goes on with other responses. Results are identical: the worker runs the
+same code on the same bytes with the same profile and logical time.
+
+``EXTRACT_WORKERS = 0`` extracts in-process; unset, a fast crawl on a machine with a second CPU gets one
+worker (``offload_by_default``). A worker that dies is not retried: the crawl logs it and extracts
+in-process from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
+from typing import Any
+
+from crawler.extract import (
+    ListingPage,
+    extract_blocks,
+    extract_listing,
+    extract_partners,
+    extract_post,
+    parse_html,
+)
+from crawler.items import Block, ListingRow, Partner, Post
+from crawler.profile import SiteProfile
+
+logger = logging.getLogger(__name__)
+
+
+def offload_by_default(settings: Any) -> bool:
+    """Whether work leaves the crawl's process when the settings do not say: only for a crawl that runs as
+    fast as the machine (no download delay: the replica on loopback) and with a second CPU to run it. A
+    crawl paced by politeness (a second or more between requests) has CPU to spare, and a worker would
+    only add its start-up (about a second) and its memory."""
+    return (os.cpu_count() or 1) > 1 and not settings.getfloat("DOWNLOAD_DELAY")
+
+
+def workers_from(settings: Any) -> int:
+    """``EXTRACT_WORKERS``, or one worker when ``offload_by_default``."""
+    value = settings.get("EXTRACT_WORKERS")
+    if value is None:
+        return 1 if offload_by_default(settings) else 0
+    return int(value)
+
+
+# -- what runs in the worker (module-level: it is pickled by name) ------------------------------------
+
+_PROFILE: SiteProfile | None = None
+
+
+def _init(profile: SiteProfile) -> None:
+    global _PROFILE
+    _PROFILE = profile
+
+
+def _listing(profile: SiteProfile, body: bytes, url: str, charset: str | None, **kw: Any) -> ListingPage:
+    return extract_listing(parse_html(body, url, charset), profile, **kw)
+
+
+def _post(profile: SiteProfile, body: bytes, url: str, charset: str | None, **kw: Any) -> Post:
+    return extract_post(parse_html(body, url, charset), profile, **kw)
+
+
+def _front(
+    profile: SiteProfile,
+    body: bytes,
+    url: str,
+    charset: str | None,
+    *,
+    wanted: frozenset[str],
+    fetched_at: datetime,
+) -> tuple[list[Block], list[Partner]]:
+    doc = parse_html(body, url, charset)
+    blocks = extract_blocks(doc, profile, fetched_at=fetched_at) if "blocks" in wanted else []
+    partners = extract_partners(doc, profile, fetched_at=fetched_at) if "partners" in wanted else []
+    return blocks, partners
+
+
+_KINDS = {"listing": _listing, "post": _post, "front": _front}
+
+
+def _ready() -> bool:
+    return _PROFILE is not None
+
+
+def _run(kind: str, body: bytes, url: str, charset: str | None, kw: dict[str, Any]) -> Any:
+    assert _PROFILE is not None, "worker not initialised"
+    return _KINDS[kind](_PROFILE, body, url, charset, **kw)
+
+
+# -- the spider's side ------------------------------------------------------------------------------
+
+
+class Extractors:
+    """The spider's extractors. Each method takes a response's body, URL and declared charset and
+    returns what ``crawler.extract`` returns (raising its ExtractionError the same way)."""
+
+    def __init__(self, profile: SiteProfile, workers: int = 0) -> None:
+        self.profile = profile
+        self._pool: Executor | None = None
+        if workers > 0:
+            # spawn: a fork would copy the running reactor, its threads' locks and open sockets
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_init, initargs=(profile,)
+            )
+            # Wait for the worker to be up (its interpreter and imports take about a second): pages
+            # fetched meanwhile would wait for it, unstaged, and a kill then would lose them all.
+            self._pool.submit(_ready).result()
+
+    @property
+    def in_worker(self) -> bool:
+        return self._pool is not None
+
+    async def listing(
+        self, body: bytes, url: str, charset: str | None, *, page: int, now: datetime, fetched_at: datetime
+    ) -> ListingPage:
+        # Here, not in the worker: the crawl waits for a listing page (its rows feed the posts' queue,
+        # its pager link is the next page), and in the worker it would queue behind posts. Listing pages
+        # are about one page in twenty.
+        return _listing(self.profile, body, url, charset, page=page, now=now, fetched_at=fetched_at)
+
+    async def post(
+        self,
+        body: bytes,
+        url: str,
+        charset: str | None,
+        *,
+        now: datetime,
+        listing: ListingRow | None,
+        http_status: int | None,
+        fetched_at: datetime,
+    ) -> Post:
+        return await self._call(
+            "post",
+            body,
+            url,
+            charset,
+            now=now,
+            listing=listing,
+            http_status=http_status,
+            fetched_at=fetched_at,
+        )
+
+    async def front(
+        self, body: bytes, url: str, charset: str | None, *, wanted: set[str], fetched_at: datetime
+    ) -> tuple[list[Block], list[Partner]]:
+        return await self._call("front", body, url, charset, wanted=frozenset(wanted), fetched_at=fetched_at)
+
+    async def _call(self, kind: str, body: bytes, url: str, charset: str | None, **kw: Any) -> Any:
+        if self._pool is not None:
+            try:
+                return await asyncio.wrap_future(self._pool.submit(_run, kind, body, url, charset, kw))
+            except BrokenProcessPool as exc:
+                logger.warning("The extraction worker died (%s): extracting in the crawl's process", exc)
+                self.close()
+        return _KINDS[kind](self.profile, body, url, charset, **kw)
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
