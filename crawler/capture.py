@@ -243,8 +243,8 @@ class CapturingDownloadHandler(HTTP11DownloadHandler):
             return response
         captured = ex.freeze(urldefrag(request.url)[0])
         request.meta[CAPTURE_META] = captured
-        # Handlers may answer with a Deferred, which is awaited. WarcCapture does not: it writes on its
-        # own thread and leaves the write in request.meta["warc_pending"] for the callback to await.
+        # Handlers may answer with a Deferred, which is awaited. WarcCapture does not: it writes in its
+        # own process and leaves the write in request.meta["warc_pending"] for the callback to await.
         await self._crawler.signals.send_catch_log_async(
             exchange_captured, captured=captured, request=request, response=response
         )
@@ -265,8 +265,7 @@ class WarcCapture:
             raise NotConfigured("WARC_ENABLED is off")
         self.crawler = crawler
         self.writer: Any = None  # the WarcWriter, when records are written in this process
-        self.written = 0
-        self.failed = 0
+        self.failed = 0  # exchanges the writer could not write (each one is logged)
         # One process writes every record, in arrival order: gzip, digests, warcio's record building
         # and the digest index then cost the crawl's process (and its GIL) nothing but a pickle of the
         # captured bytes. WARC_WRITER_PROCESS: True, False (the crawl's own thread), unset: as
@@ -357,7 +356,6 @@ class WarcCapture:
 
     def _store(self, provenance: Any, request: Request) -> None:
         request.meta[WARC_META] = provenance
-        self.written += 1
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         # Connected before the archive pipeline's handler (extensions are built first), so every write
@@ -382,7 +380,7 @@ class WarcCapture:
             return
         if self.crawler.settings.getbool("WARC_PUBLISH"):
             publish(Path(self.crawler.settings.get("ARCHIVE_ROOT")), site, snapshot_id)
-        logger.info("WARC: %d exchanges written for %s/%s", self.written, site, snapshot_id)
+        logger.info("WARC: exchanges written for %s/%s (%d failed)", site, snapshot_id, self.failed)
 
 
 async def provenance(meta: dict[str, Any]) -> Any:

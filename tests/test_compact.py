@@ -389,3 +389,32 @@ def test_crash_while_migrating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
         archive.compact(root)
         assert_same(before, everything(root))
     assert not list(root.rglob("snapshot_id=*"))
+
+
+def test_compaction_after_each_commit(tmp_path: Path) -> None:
+    """What a crawl does after its commit, under its crawl lock: the site's small files merge (the
+    clustered datasets sorted by their key, then snapshot) and readers return the same frames. A later
+    snapshot with no rows of a dataset writes no file of it."""
+    build(tmp_path, 3)
+    before = everything(tmp_path)
+    with archive.crawl_lock(tmp_path, "kr"):
+        done = archive.compact_after_commit(tmp_path, "kr")
+    assert done["files_before"] == 3 * 7 and done["files_after"] == 7
+    assert_same(before, everything(tmp_path))
+    (obs,) = (tmp_path / "post_obs" / "site=kr").iterdir()
+    t = pq.read_table(obs, columns=["post_id", "snapshot_id"])
+    keys = list(zip(t.column("post_id").to_pylist(), t.column("snapshot_id").to_pylist(), strict=True))
+    assert keys == sorted(keys) and len({s for _, s in keys}) == 3
+
+    w = archive.SnapshotWriter(tmp_path, "kr", day(3))
+    row = {"page": 1, "position": 1, "page_url": "https://b.kr/news", "title": "제목"}
+    w.stage("https://b.kr/news", [("listing", row)], kind="listing")
+    manifest = layout.read_json(w.commit({"status": "ok"}))
+    assert manifest["datasets"]["failures"] == {"rows": 0, "files": []}
+    assert manifest["datasets"]["post_versions"] == {"rows": 0, "files": []}
+    assert len(manifest["datasets"]["listing"]["files"]) == 1
+    a = archive.open(tmp_path)
+    assert a.failures(snapshot=day(3)).empty and list(a.failures(snapshot=day(3)).columns) == list(
+        a.failures().columns
+    )
+    assert len(a.listing(snapshot=day(3))) == 1

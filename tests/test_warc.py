@@ -79,6 +79,8 @@ def two_crawls(replica: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[s
             "conditional": 3,
             "etags": etags,
             "results": str(tmp / "second.jsonl"),
+            # the first crawl wrote in the writer process (the default here), this one in its own thread
+            "settings": {"WARC_WRITER_PROCESS": False},
         }
     )
     return {"root": root, "first": first, "second": second}

@@ -124,12 +124,11 @@ Matcher = Callable[[etree._Element, "PageIndex | None", "etree._Element | None"]
 def compile_selector(css: str) -> Matcher:
     """A function ``(root, index, within) -> matches in document order`` for ``css``."""
     simple = _simple(css)
-    if simple is not None:
-        for compound in simple.compounds:
-            _WANTED_CLASSES.update(compound.classes)
     if simple is None:
         xpath = CSSSelector(css, translator="html")
         return lambda root, index, within: xpath(root if within is None else within)
+    for compound in simple.compounds:
+        _WANTED_CLASSES.update(compound.classes)
     return functools.partial(_select_simple, simple)
 
 
