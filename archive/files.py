@@ -88,10 +88,17 @@ def iter_batches(path: Path, *, batch_rows: int, columns: Sequence[str] | None =
 STATISTICS_COLUMNS = ("snapshot_id", "first_seen", "post_id", "page", "position")
 
 
+#: A commit's row group also ends when its rows hold this much text (characters of str values): a batch
+#: of 1,000 posts holds their bodies twice (text and HTML) as Python strings, then as Arrow buffers, so a
+#: board of long posts (a 1 MB body) would otherwise need gigabytes for one row group.
+BATCH_TEXT_CHARS = 4_000_000
+
+
 class FileWriter:
     """Writes one Parquet file of a dataset under a temporary ``.inprogress`` name, in row groups of
-    ``batch_rows``; :meth:`finish` closes it, proves it complete by reopening its footer, and renames it
-    to its final name. Memory holds at most one row group."""
+    ``batch_rows`` (fewer when the rows' text passes ``BATCH_TEXT_BYTES``); :meth:`finish` closes it,
+    proves it complete by reopening its footer, and renames it to its final name. Memory holds at most
+    one row group."""
 
     def __init__(self, path: Path, dataset: str, *, batch_rows: int) -> None:
         self.final = path
@@ -102,6 +109,7 @@ class FileWriter:
         self.rows = 0
         self.snapshots: dict[str, int] = {}
         self._buf: list[dict[str, Any]] = []
+        self._buf_text = 0  # characters of text held in _buf
         self._tables: list[pa.Table] = []
         self._buffered = 0
         self.tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -117,7 +125,8 @@ class FileWriter:
     def add(self, row: dict[str, Any]) -> None:
         self._buf.append(row)
         self._count(row["snapshot_id"], 1)
-        if len(self._buf) >= self.batch_rows:
+        self._buf_text += sum(len(v) for v in row.values() if type(v) is str)
+        if len(self._buf) >= self.batch_rows or self._buf_text >= BATCH_TEXT_CHARS:
             self._flush_rows()
 
     def _flush_rows(self) -> None:
@@ -126,6 +135,7 @@ class FileWriter:
                 pa.Table.from_pylist(self._buf, schema=self.schema), row_group_size=self.batch_rows
             )
             self._buf = []
+            self._buf_text = 0
 
     def add_table(self, table: pa.Table, sid_counts: dict[str, int], *, max_bytes: int = 32 << 20) -> None:
         """Append an Arrow table (already in the dataset's schema); rows are grouped into row groups of up
