@@ -88,15 +88,17 @@ def iter_batches(path: Path, *, batch_rows: int, columns: Sequence[str] | None =
 STATISTICS_COLUMNS = ("snapshot_id", "first_seen", "post_id", "page", "position")
 
 
-#: A commit's row group also ends when its rows hold this much text (characters of str values): a batch
-#: of 1,000 posts holds their bodies twice (text and HTML) as Python strings, then as Arrow buffers, so a
-#: board of long posts (a 1 MB body) would otherwise need gigabytes for one row group.
-BATCH_TEXT_CHARS = 4_000_000
+#: A commit's row group also ends when its rows hold this much text (characters of str values). A post
+#: holds its body twice (text and HTML), as Python strings and then as Arrow buffers: a thousand posts of
+#: a typical board kept about 25 MiB alive during a commit, so a board of long posts (a 1 MB body) would
+#: need gigabytes for one row group. At 1 M characters a commit's working set stays near 10 MiB, and
+#: compaction (or the reader) does not care how small a snapshot's row groups are.
+BATCH_TEXT_CHARS = 1_000_000
 
 
 class FileWriter:
     """Writes one Parquet file of a dataset under a temporary ``.inprogress`` name, in row groups of
-    ``batch_rows`` (fewer when the rows' text passes ``BATCH_TEXT_BYTES``); :meth:`finish` closes it,
+    ``batch_rows`` (fewer when the rows' text passes ``BATCH_TEXT_CHARS``); :meth:`finish` closes it,
     proves it complete by reopening its footer, and renames it to its final name. Memory holds at most
     one row group."""
 

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = "policyboard-archive-snapshot"
 DEFAULT_BATCH_ROWS = 1000
+#: Staged rows decoded at a time (at most ``batch_rows``): the writers buffer their row groups anyway, and
+#: a read batch of 1,000 posts would hold 1,000 bodies beside them.
+READ_BATCH_ROWS = 100
 _SEEN_FETCH = ("not_modified", "skipped")
 
 
@@ -364,7 +367,7 @@ class SnapshotWriter:
             raise ValueError(f"unknown dataset {dataset!r}; datasets: {list(STAGE_DATASETS)}")
         db = self._check("read staged rows")
         spec = _STAGE_SPECS[dataset]
-        for batch in db.rows(dataset, batch=self.batch_rows):
+        for batch in db.rows(dataset, batch=min(READ_BATCH_ROWS, self.batch_rows)):
             for row in batch:
                 yield _full_row(spec, row)
 
@@ -454,6 +457,7 @@ class SnapshotWriter:
 
     def _write_files(self, db: StageDB, run_row: dict[str, Any]) -> dict[str, Any]:
         sid, batch = self.snapshot_id, self.batch_rows
+        read = min(READ_BATCH_ROWS, batch)
         files_dir = self.staging / layout.FILES_DIR
         if files_dir.exists():  # left by an earlier commit attempt that did not reach its intent
             shutil.rmtree(files_dir)
@@ -461,7 +465,7 @@ class SnapshotWriter:
         name = layout.data_file_name(sid, 0)
         writers = {ds: files.FileWriter(files_dir / ds / name, ds, batch_rows=batch) for ds in DATASETS}
         try:
-            for rows in db.rows("listing", batch=batch, natural=True):
+            for rows in db.rows("listing", batch=read, natural=True):
                 for r in rows:
                     r["snapshot_id"] = sid
                     writers["listing"].add(r)
@@ -470,7 +474,7 @@ class SnapshotWriter:
             seen_ids = db.keys("post_seen") - db.keys("posts")
             previous = self._previous_observations(cat, seen_ids) if seen_ids else {}
             fetch: Counter[str] = Counter()
-            for rows in db.posts_and_seen(batch=batch):
+            for rows in db.posts_and_seen(batch=read):
                 for seen, r in rows:
                     if seen:
                         prev = previous.get(r["post_id"])
@@ -490,7 +494,7 @@ class SnapshotWriter:
                         fetch["fetched"] += 1
 
             for ds in ("partners", "blocks", "failures"):
-                for rows in db.rows(ds, batch=batch):
+                for rows in db.rows(ds, batch=read):
                     for r in rows:
                         r["snapshot_id"] = sid
                         writers[ds].add(r)

@@ -717,8 +717,8 @@ def test_every_column_is_documented() -> None:
 
 
 def test_a_row_group_of_long_posts_is_bounded_by_its_text(tmp_path: Path) -> None:
-    """Posts of 400,000 characters (text and HTML): a row group ends at BATCH_TEXT_CHARS of text, not at
-    batch_rows posts, so a commit never holds a thousand such bodies at once."""
+    """Posts of 250,000 characters (in text and again in HTML): a row group ends at BATCH_TEXT_CHARS of
+    text, not at batch_rows posts, so a commit never holds a thousand such bodies at once."""
     from archive.files import BATCH_TEXT_CHARS
 
     body = "긴 본문 " * 50_000  # 250,000 characters
@@ -727,7 +727,7 @@ def test_a_row_group_of_long_posts_is_bounded_by_its_text(tmp_path: Path) -> Non
         w.write("posts", {"post_id": str(i), "url": f"u{i}", "body_text": body, "body_html": body})
     w.commit(RUN)
     md = pq.ParquetFile(data_file(tmp_path, "post_versions", "kr", S1)).metadata
-    most = -(-BATCH_TEXT_CHARS // (2 * len(body)))  # rows until their text reaches the bound: 8
+    most = -(-BATCH_TEXT_CHARS // (2 * len(body)))  # rows until their text reaches the bound
     sizes = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
     assert sum(sizes) == 30 and max(sizes) == most and md.num_row_groups == -(-30 // most)
     assert archive.open(tmp_path).posts()["body_text"].str.len().tolist() == [len(body)] * 30
