@@ -294,3 +294,39 @@ def test_decode_page_reads_cp949_pages_whatever_the_header(
     head = '<meta charset="euc-kr">' if meta else ""
     html = f"<html><head>{head}<title>공유도시 서울</title></head><body><p>{korean}</p></body></html>"
     assert decode_page(html.encode("cp949"), declared) == (html, "cp949")
+
+
+# -- fast paths give what the general rules give --------------------------------------------------------
+# Each fast path serves the commonest board form (ASCII text, `2017-01-11`, `11 READS`); the same value
+# written in a form that takes the general path must read the same.
+
+
+@FAST
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)))
+def test_clean_text_ascii_fast_path_agrees(s: str) -> None:
+    assert clean_text(s) == clean_text(s + "\u200b") == clean_text("\u200b" + s)
+
+
+@FAST
+@given(st.integers(1800, 2100), st.integers(0, 13), st.integers(0, 32), st.sampled_from(["", " ", "\t"]))
+def test_parse_date_iso_fast_path_agrees(y: int, m: int, d: int, pad: str) -> None:
+    iso = f"{pad}{y:04d}-{m:02d}-{d:02d}{pad}"
+    dotted = f"{pad}{y:04d}.{m:02d}.{d:02d}{pad}"  # the same day through the general year-month-day rule
+    got = parse_date(iso, now=NOW)
+    assert got == parse_date(dotted, now=NOW)
+    if y >= 1900 and 1 <= m <= 12 and 1 <= d <= 28 and date(y, m, d) <= NOW.date():
+        assert got == date(y, m, d)
+
+
+@FAST
+@given(
+    st.integers(0, 10**8),
+    st.sampled_from(["", " ", "  "]),
+    st.sampled_from(["", "READS", "reads", "Hits", "view", "views", "times", "회", "k", "x"]),
+)
+def test_parse_count_plain_fast_path_agrees(n: int, space: str, unit: str) -> None:
+    text = f"{n}{space}{unit}"
+    general = text.replace(" ", "\u3000") + "\u3000"  # not ASCII: the full rules, after NFKC
+    assert parse_count(text) == parse_count(general)
+    if n < 10**7 and unit in ("", "READS", "reads", "Hits", "view", "views", "times"):
+        assert parse_count(text) == n

@@ -27,6 +27,11 @@ _DATE_LIKE: Final = re.compile(
 )
 
 
+# The common case, a plain number with an optional English unit (`11 READS`, `1234`), as the full rules
+# read it; at most 7 digits, so that a compact date (`20170111`) still meets _DATE_LIKE.
+_PLAIN: Final = re.compile(r"\s*(\d{1,7})(?:\s*(?:reads?|hits?|views?|times))?\s*", re.IGNORECASE | re.ASCII)
+
+
 def parse_count(text: str | None) -> int | None:
     """Return the count as an int ≥ 0, or None when `text` holds no count.
 
@@ -36,6 +41,9 @@ def parse_count(text: str | None) -> int | None:
     """
     if not text:
         return None
+    plain = _PLAIN.fullmatch(text) if text.isascii() else None
+    if plain is not None:
+        return int(plain[1])
     # NFKC: full-width digits and `：`; casefold: READS/Hits; one space per run keeps the
     # optional-space patterns linear.
     if not text.isascii():  # ASCII is already NFKC

@@ -21,6 +21,7 @@ SEOUL: Final = ZoneInfo("Asia/Seoul")
 
 _ZW: Final = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")  # search+sub beats translate
 _DIGIT: Final = re.compile(r"\d")
+_ISO_DAY: Final = re.compile(r"\s*(\d{4})-(\d{2})-(\d{2})\s*", re.ASCII)
 _LATIN: Final = re.compile("[A-Za-z]")
 
 # --- building blocks -------------------------------------------------------------------------
@@ -280,6 +281,11 @@ def _fast(text: str, now: datetime) -> date | datetime | bool | None:
     that a common date costs a handful of regex calls.
     """
     today = now.date()
+    m = _ISO_DAY.fullmatch(text)
+    if m is not None:  # `2017-01-11` alone, the commonest board date: what _YMD4 and _combine would give
+        y = int(m[1])
+        day = date(y, int(m[2]), int(m[3]))
+        return day if y >= 1900 and day <= today else None
     digit = _DIGIT.search(text) is not None
     latin = _LATIN.search(text) is not None
 

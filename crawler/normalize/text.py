@@ -50,6 +50,8 @@ def clean_text(s: str | None, *, keep_paragraphs: bool = False) -> str:
     """
     if not s:
         return ""
+    if not keep_paragraphs and s.isascii():  # no zero-width character, NFC already: most titles, counts
+        return " ".join(s.split())
     s = _nfc(s.translate(_ZW_TABLE))
     if not keep_paragraphs:
         return " ".join(s.split())  # str.split() and re's \s know the same whitespace
