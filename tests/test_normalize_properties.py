@@ -330,3 +330,13 @@ def test_parse_count_plain_fast_path_agrees(n: int, space: str, unit: str) -> No
     assert parse_count(text) == parse_count(general)
     if n < 10**7 and unit in ("", "READS", "reads", "Hits", "view", "views", "times"):
         assert parse_count(text) == n
+
+
+@FAST
+@given(st.one_of(st.text(alphabet=st.sampled_from(list("ab 가.…⋯\u3000\t")), max_size=12), BOARD_TEXT))
+def test_truncation_marker_found_as_the_pattern_finds_it(s: str) -> None:
+    from crawler.normalize.titles import _TRUNCATED, truncation_start
+
+    s = clean_text(s)  # split_title looks for the marker in cleaned text
+    m = _TRUNCATED.search(s)
+    assert truncation_start(s) == (None if m is None else m.start())

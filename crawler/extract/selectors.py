@@ -90,18 +90,39 @@ class PageIndex:
     def __init__(self, root: etree._Element) -> None:
         wanted = self.wanted = frozenset(_WANTED_CLASSES)
         by_class: dict[str, list[etree._Element]] = {name: [] for name in wanted}
+        tokens = _wanted_tokens(wanted)
         for el in root.iter(etree.Element):  # elements only: no comments or processing instructions
             classes = el.get("class")  # (el.attrib would build a proxy object per element)
             if classes:
-                for name in classes.split():
-                    found = by_class.get(name)
-                    if found is not None and (not found or found[-1] is not el):  # (a class written twice)
-                        found.append(el)
+                names = tokens.get(classes)
+                if names is None:
+                    names = _tokens_of(classes, wanted, tokens)
+                for name in names:
+                    by_class[name].append(el)
         by_id: dict[str, list[etree._Element]] = {}
         for value in _IDS(root):  # few elements have an id: let libxml2 find them
             by_id.setdefault(str(value), []).append(value.getparent())
         self.by_class = by_class
         self.by_id = by_id
+
+
+#: ``class`` attribute value -> the wanted classes it names (once each), for one wanted set: a page
+#: repeats a few dozen class strings hundreds of times, and pages of a board share them.
+_TOKENS: dict[str, tuple[str, ...]] = {}
+_TOKENS_FOR: list[frozenset[str]] = [frozenset()]
+_TOKENS_MAX = 4096  # class strings that carry ids (`node-12345`) must not grow it without bound
+
+
+def _wanted_tokens(wanted: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    if _TOKENS_FOR[0] != wanted or len(_TOKENS) > _TOKENS_MAX:
+        _TOKENS.clear()
+        _TOKENS_FOR[0] = wanted
+    return _TOKENS
+
+
+def _tokens_of(classes: str, wanted: frozenset[str], tokens: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    names = tokens[classes] = tuple(n for n in dict.fromkeys(classes.split()) if n in wanted)
+    return names
 
 
 def page_index(root: etree._Element, current: PageIndex | None) -> PageIndex:

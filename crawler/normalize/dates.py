@@ -151,9 +151,19 @@ _MAX_FALLBACK_LEN: Final = 80
 
 
 def _seoul_now(now: datetime) -> datetime:
+    global _last_now
+    given, seoul = _last_now  # one (given, converted) pair, read and replaced whole: thread-safe
+    if given is now:  # a crawl parses every date against the same logical time
+        return seoul
     if now.tzinfo is None or now.tzinfo.utcoffset(now) is None:
-        return now.replace(tzinfo=SEOUL)
-    return now.astimezone(SEOUL)
+        seoul = now.replace(tzinfo=SEOUL)
+    else:
+        seoul = now.astimezone(SEOUL)
+    _last_now = (now, seoul)
+    return seoul
+
+
+_last_now: tuple[datetime | None, datetime] = (None, datetime(1970, 1, 1, tzinfo=UTC))
 
 
 def _not_future(value: date | datetime, now: datetime) -> date | datetime | None:

@@ -13,7 +13,7 @@ __all__ = ["ZERO_WIDTH", "clean_text", "hangul_syllable_count", "search_key"]
 
 # Zero-width characters survive NFKC and are neither `\s` nor stripped by `str.strip()`.
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
-_ZW_TABLE = dict.fromkeys(map(ord, ZERO_WIDTH))
+_ZW = re.compile(f"[{ZERO_WIDTH}]")  # (str.translate with a dict looks up every character: slower)
 
 # NFC maps the 268 duplicate Korean hanja (U+F900–U+FAFF) onto unified ideographs, losing the
 # distinction a source deliberately made: normalise the text *between* them only. They are
@@ -52,7 +52,7 @@ def clean_text(s: str | None, *, keep_paragraphs: bool = False) -> str:
         return ""
     if not keep_paragraphs and s.isascii():  # no zero-width character, NFC already: most titles, counts
         return " ".join(s.split())
-    s = _nfc(s.translate(_ZW_TABLE))
+    s = _nfc(_ZW.sub("", s))
     if not keep_paragraphs:
         return " ".join(s.split())  # str.split() and re's \s know the same whitespace
     # str.splitlines() knows every Unicode line boundary (\r\n, \r, \v, \f, \x1c-\x1e, \x85,

@@ -41,10 +41,25 @@ def split_title(text: str | None) -> TitleParts:
         inner = next(g for g in m.groups() if g is not None).strip()
         category = inner or None
         s = s[m.end() :]
-    t = _TRUNCATED.search(s) if s[-1:] in _MARKS else None
-    if t is not None:
-        return TitleParts(category, s[: t.start()], True)
+    cut = truncation_start(s)
+    if cut is not None:
+        return TitleParts(category, s[:cut], True)
     return TitleParts(category, s, False)
+
+
+def truncation_start(s: str) -> int | None:
+    """Where a truncation marker at the end of ``s`` starts, spaces before it included (``_TRUNCATED``'s
+    match, without a regular-expression search that tries every position of the title); None if none."""
+    last = s[-1:]
+    if last == ".":
+        end = len(s.rstrip("."))
+        if len(s) - end < 2:
+            return None
+    elif last and last in _MARKS:
+        end = len(s.rstrip("…⋯"))
+    else:
+        return None
+    return len(s[:end].rstrip())
 
 
 def _keys(text: str | None) -> list[tuple[str, bool]]:
