@@ -266,7 +266,7 @@ def _rate(
     return len(pages) / sum(best_wall), 1000 * sum(best_cpu) / len(pages), answers
 
 
-def run(posts: int, *, listing_pages: int = 50, post_pages: int = 200, repeat: int = 5) -> dict[str, Any]:
+def run(posts: int, *, listing_pages: int = 50, post_pages: int = 200, repeat: int = 15) -> dict[str, Any]:
     listing, post_pages_, corpus = saved_pages(posts, listing_pages, post_pages)
     h.log(f"extraction: {len(listing)} listing pages, {len(post_pages_)} post pages, best of {repeat} passes")
     out: dict[str, Any] = {
