@@ -297,6 +297,12 @@ def details(results: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
             f"{_pct(r.get('crawl_server_cpu_share_bare'))} (bare) / "
             f"{_pct(r.get('crawl_server_cpu_share_full'))} (full)"
         )
+        if r.get("crawl_ratio_cpu_ceiling") is not None:
+            out.append(
+                f"crawl CPU ceiling: with every core busy, the full crawl's CPU per page (its processes and "
+                f"the replica's) allows {r['crawl_full_cpu_ceiling_pages_per_s']:.0f} pages/s, a ratio of "
+                f"{r['crawl_ratio_cpu_ceiling']:.2f}"
+            )
     if "extract_listing_pages_per_s" in r:
         out.append(
             f"extraction pages/s, listing | post: ours {r['extract_listing_pages_per_s']:.0f} | "

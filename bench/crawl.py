@@ -11,6 +11,7 @@ beside them, and the replica's CPU use during each crawl (a busy server would ca
 from __future__ import annotations
 
 import json
+import os
 import statistics
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,13 @@ def run(posts: int, rounds: int, timeout: float = 1800.0, warm_up: bool = True) 
         return statistics.median(values) if values else None
 
     bare_rate, full_rate = med(bare, "pages_per_s"), med(full, "pages_per_s")
+    ceiling = cpu_ceiling(full)
     return {
         "crawl_ratio": full_rate / bare_rate,
+        # The most pages/s the full crawl's CPU per page allows on this machine, were every core busy all
+        # the time (its processes and the replica's): what any rearrangement of the same work could reach.
+        "crawl_full_cpu_ceiling_pages_per_s": ceiling,
+        "crawl_ratio_cpu_ceiling": ceiling / bare_rate if ceiling is not None else None,
         "crawl_ratio_wall": med(full, "wall_pages_per_s") / med(bare, "wall_pages_per_s"),
         "crawl_ratio_per_round": [
             f["pages_per_s"] / b["pages_per_s"] for f, b in zip(full, bare, strict=True)
@@ -113,3 +119,15 @@ def run(posts: int, rounds: int, timeout: float = 1800.0, warm_up: bool = True) 
         "crawl_bare_runs": bare,
         "crawl_full_runs": full,
     }
+
+
+def cpu_ceiling(full: list[dict[str, Any]]) -> float | None:
+    """cores x 1000 / (CPU ms per page of the crawl's processes + of the replica), median over the runs."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    out = []
+    for run in full:
+        if run.get("server_cpu_share") is None:
+            continue
+        server_ms = 1000 * run["server_cpu_share"] / run["pages_per_s"]  # replica CPU per page
+        out.append(cores * 1000 / (run["cpu_ms_per_page"] + server_ms))
+    return statistics.median(out) if out else None
