@@ -33,9 +33,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import multiprocessing
 from collections import OrderedDict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +44,9 @@ from scrapy import signals
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
+
+from crawler.workers import PipeWorker
+from crawler.workers import available as workers_available
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +271,7 @@ class WarcCapture:
         # and the digest index then cost the crawl's process (and its GIL) nothing but a pickle of the
         # captured bytes. WARC_WRITER_PROCESS: True, False (the crawl's own thread), unset: as
         # crawler.extraction_pool.offload_by_default decides.
-        self._pool: ProcessPoolExecutor | None = None
+        self._worker: PipeWorker | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.captured, signal=exchange_captured)
@@ -324,23 +325,18 @@ class WarcCapture:
         own_process = settings.getbool("WARC_WRITER_PROCESS")
         if settings.get("WARC_WRITER_PROCESS") is None:
             own_process = offload_by_default(settings)
-        if own_process and is_asyncio_reactor_installed():
-            self._pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),  # a fork would copy the running reactor
-                initializer=_open_writer,
-                initargs=(args,),
-            )
-            self._pool.submit(_ready).result()  # the writer opened (and recovered its files), or raise
+        if own_process and is_asyncio_reactor_installed() and workers_available():
+            # Returns once the writer opened (and recovered) its files, or raises what stopped it.
+            self._worker = PipeWorker(_open_writer, (args,))
         else:
             self._writer()
 
     def captured(self, captured: Captured, request: Request, response: Response) -> None:
-        if self._pool is None:
+        if self._worker is None:
             self._store(self._writer().write(captured), request)
             return
         # The response goes on at once; whoever needs the provenance awaits this (see provenance()).
-        pending = asyncio.wrap_future(self._pool.submit(_write, captured))
+        pending = self._worker.call(_write, captured)
         pending.add_done_callback(lambda done: self._done(done, request))
         request.meta[WARC_PENDING] = pending
 
@@ -363,12 +359,12 @@ class WarcCapture:
         from archive.warc import publish
 
         finished = reason == "finished"
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
+        if self._worker is not None:
+            worker, self._worker = self._worker, None
             try:
-                pool.submit(_close_writer, finished).result()  # runs after every write queued before it
+                worker.call_sync(_close_writer, finished)  # runs after every write queued before it
             finally:
-                pool.shutdown(wait=True)
+                worker.close()
             site, snapshot_id = self._site, self._snapshot_id
         elif self.writer is not None:
             writer, self.writer = self.writer, None
@@ -407,10 +403,6 @@ def _open_writer(args: dict[str, Any]) -> None:
     from archive.warc import WarcWriter
 
     _WRITER = WarcWriter(**args)
-
-
-def _ready() -> bool:
-    return _WRITER is not None
 
 
 def _write(captured: Captured) -> Any:

@@ -2,9 +2,10 @@
 
 A fast crawl is CPU-bound on the reactor thread (Scrapy's own machinery takes most of a core), so parsing
 and extracting a page there delays every other response. With ``EXTRACT_WORKERS = 1`` the spider hands a
-response's bytes to a worker process running the same pure functions (``crawler.extract``) and awaits the
-typed records, while the reactor goes on with other responses. Results are identical: the worker runs the
-same code on the same bytes with the same profile and logical time.
+response's bytes to a worker process (``crawler.workers``) running the same pure functions
+(``crawler.extract``) and awaits the typed records, while the reactor goes on with other responses.
+Results are identical: the worker runs the same code on the same bytes with the same profile and logical
+time.
 
 ``EXTRACT_WORKERS = 0`` extracts in-process; unset, a fast crawl on a machine with a second CPU gets one
 worker (``offload_by_default``). A worker that dies is not retried: the crawl logs it and extracts
@@ -13,12 +14,8 @@ in-process from then on.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import multiprocessing
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +29,7 @@ from crawler.extract import (
 )
 from crawler.items import Block, ListingRow, Partner, Post
 from crawler.profile import SiteProfile
+from crawler.workers import PipeWorker, WorkerDied, available
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +39,7 @@ def offload_by_default(settings: Any) -> bool:
     fast as the machine (no download delay: the replica on loopback) and with a second CPU to run it. A
     crawl paced by politeness (a second or more between requests) has CPU to spare, and a worker would
     only add its start-up (about a second) and its memory."""
-    return (os.cpu_count() or 1) > 1 and not settings.getfloat("DOWNLOAD_DELAY")
+    return (os.cpu_count() or 1) > 1 and not settings.getfloat("DOWNLOAD_DELAY") and available()
 
 
 def workers_from(settings: Any) -> int:
@@ -88,10 +86,6 @@ def _front(
 _KINDS = {"listing": _listing, "post": _post, "front": _front}
 
 
-def _ready() -> bool:
-    return _PROFILE is not None
-
-
 def _run(kind: str, body: bytes, url: str, charset: str | None, kw: dict[str, Any]) -> Any:
     assert _PROFILE is not None, "worker not initialised"
     return _KINDS[kind](_PROFILE, body, url, charset, **kw)
@@ -106,20 +100,26 @@ class Extractors:
 
     def __init__(self, profile: SiteProfile, workers: int = 0) -> None:
         self.profile = profile
-        self._pool: Executor | None = None
-        if workers > 0:
-            # spawn: a fork would copy the running reactor, its threads' locks and open sockets
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(
-                max_workers=workers, mp_context=context, initializer=_init, initargs=(profile,)
-            )
-            # Wait for the worker to be up (its interpreter and imports take about a second): pages
-            # fetched meanwhile would wait for it, unstaged, and a kill then would lose them all.
-            self._pool.submit(_ready).result()
+        self._workers: list[PipeWorker] = []
+        if workers > 0 and not available():
+            logger.warning("Extraction workers need a POSIX system: extracting in the crawl's process")
+            workers = 0
+        try:
+            # Each worker is up (interpreter, imports, profile: about a second) before the crawl starts:
+            # pages fetched meanwhile would wait for it, unstaged, and a kill then would lose them all.
+            for _ in range(workers):
+                self._workers.append(PipeWorker(_init, (profile,)))
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def in_worker(self) -> bool:
-        return self._pool is not None
+        return bool(self._workers)
+
+    @property
+    def pids(self) -> list[int]:
+        return [w.pid for w in self._workers]
 
     async def listing(
         self, body: bytes, url: str, charset: str | None, *, page: int, now: datetime, fetched_at: datetime
@@ -157,15 +157,16 @@ class Extractors:
         return await self._call("front", body, url, charset, wanted=frozenset(wanted), fetched_at=fetched_at)
 
     async def _call(self, kind: str, body: bytes, url: str, charset: str | None, **kw: Any) -> Any:
-        if self._pool is not None:
+        if self._workers:
+            worker = min(self._workers, key=lambda w: w.pending)
             try:
-                return await asyncio.wrap_future(self._pool.submit(_run, kind, body, url, charset, kw))
-            except BrokenProcessPool as exc:
+                return await worker.call(_run, kind, body, url, charset, kw)
+            except WorkerDied as exc:
                 logger.warning("The extraction worker died (%s): extracting in the crawl's process", exc)
                 self.close()
         return _KINDS[kind](self.profile, body, url, charset, **kw)
 
     def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.close()

@@ -58,7 +58,7 @@ def test_a_dead_worker_leaves_extraction_in_process(caplog: pytest.LogCaptureFix
     worker = Extractors(PROFILE, 1)
     try:
         want = asyncio.run(read_all(Extractors(PROFILE, 0)))
-        pids = list(worker._pool._processes)  # type: ignore[union-attr]
+        pids = worker.pids
         os.kill(pids[0], signal.SIGKILL)
         got = asyncio.run(read_all(worker))
         assert got == want and not worker.in_worker

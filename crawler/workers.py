@@ -1,0 +1,343 @@
+"""A worker process that the crawl's event loop talks to over two pipes, with no thread in the crawl.
+
+``concurrent.futures.ProcessPoolExecutor`` hands every task over through two threads of the submitting
+process (a management thread and a queue feeder): about 0.4 ms of that process's CPU per task, and each
+call that releases the GIL (a socket send, zlib, SQLite) then waits for those threads to give it back.
+Here the reactor thread writes each call as a length-prefixed pickle to the worker's stdin and reads the
+replies from its stdout when the event loop reports it readable; the worker runs the calls one at a time,
+in order, and answers in the same order (about 0.1 ms of the crawl's CPU per call).
+
+The functions a worker runs are module-level (pickled by reference); so are their arguments and results.
+POSIX only (non-blocking pipes watched by a selector event loop): ``available()`` says whether it can run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+_HEADER = struct.Struct("<Q")  # each frame: its length, then a pickle
+_READ_CHUNK = 1 << 20
+
+# The worker's first frame is the parent's sys.path (so it imports the same code), its second the
+# initializer; then calls until its stdin closes.
+_BOOT = "from crawler.workers import _boot; _boot()"
+
+
+class WorkerDied(RuntimeError):
+    """The worker process exited (or was killed) before answering."""
+
+
+def available() -> bool:
+    """Whether this platform runs pipe workers (non-blocking pipes in a selector loop: POSIX)."""
+    return os.name == "posix"
+
+
+class PipeWorker:
+    """One worker process. ``call`` (from the event loop's thread) returns an asyncio future of the result;
+    ``call_sync`` waits for it, after every call queued before it. Raises ``WorkerDied`` (in the futures
+    too) once the process is gone."""
+
+    def __init__(
+        self,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] = (),
+        *,
+        startup_timeout: float = 120.0,
+    ) -> None:
+        # stderr is inherited: the worker's log lines and tracebacks go where the crawl's go. PYTHONPATH:
+        # the worker must import this module before it reads the crawl's sys.path.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, env=env
+        )
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._in, self._out = self._proc.stdin.fileno(), self._proc.stdout.fileno()
+        self._pending: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self._outbuf = bytearray()  # frames not yet taken by the pipe
+        self._inbuf = bytearray()  # reply bytes not yet a whole frame
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop watching the pipes, if any
+        self._dead: str | None = None  # why the worker is gone
+        try:
+            self._write_blocking(_frame(pickle.dumps(list(sys.path))))
+            self._write_blocking(_frame(pickle.dumps((initializer, initargs))))
+            ok, value = self._read_reply_blocking(time.monotonic() + startup_timeout)
+        except BaseException:
+            self.close(timeout=0)
+            raise
+        if not ok:
+            self.close(timeout=0)
+            raise value
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    @property
+    def alive(self) -> bool:
+        return self._dead is None
+
+    # -- calls ---------------------------------------------------------------------------------------
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        """Queue ``fn(*args, **kwargs)`` in the worker; a future of its result, from the running loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if self._dead is not None:
+            future.set_exception(WorkerDied(self._dead))
+            return future
+        data = _frame(pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
+        self._attach(loop)
+        self._pending.append(future)
+        self._send(data)
+        return future
+
+    def call_sync(self, fn: Callable[..., Any], *args: Any, timeout: float = 600.0, **kwargs: Any) -> Any:
+        """Run ``fn`` in the worker and wait for its result, blocking the calling thread. Calls queued
+        before it are sent first and their futures resolved (their callbacks run when the loop next turns)."""
+        if self._dead is not None:
+            raise WorkerDied(self._dead)
+        self._detach()
+        deadline = time.monotonic() + timeout
+        self._write_blocking(bytes(self._outbuf) + _frame(pickle.dumps((fn, args, kwargs))))
+        self._outbuf.clear()
+        while self._pending:
+            ok, value = self._read_reply_blocking(deadline)
+            _settle(self._pending.popleft(), ok, value)
+        ok, value = self._read_reply_blocking(deadline)
+        if not ok:
+            raise value
+        return value
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Let the worker finish what it was sent, settling the futures with its answers, and exit (its
+        stdin closes); kill it after ``timeout``. Futures still unanswered then fail with WorkerDied."""
+        self._detach()
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(WorkerDied, TimeoutError, OSError):  # gone or stuck: killed below
+            if self._dead is None:
+                self._write_blocking(bytes(self._outbuf))
+                self._outbuf.clear()
+                self._proc.stdin.close()  # type: ignore[union-attr]
+                while self._pending:
+                    ok, value = self._read_reply_blocking(deadline)
+                    _settle(self._pending.popleft(), ok, value)
+        for pipe in (self._proc.stdin, self._proc.stdout):
+            if pipe is not None:
+                pipe.close()
+        try:
+            self._proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._gone("the worker was closed")
+
+    # -- the event loop's side -----------------------------------------------------------------------
+
+    def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is loop:
+            return
+        self._detach()  # a new loop (asyncio.run() in tests): the old one is finished with
+        os.set_blocking(self._in, False)
+        os.set_blocking(self._out, False)
+        loop.add_reader(self._out, self._on_readable)
+        self._loop = loop
+
+    def _detach(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self._out)
+            loop.remove_writer(self._in)
+        if self._dead is None and not self._proc.stdin.closed:  # type: ignore[union-attr]
+            os.set_blocking(self._in, True)
+            os.set_blocking(self._out, True)
+
+    def _send(self, data: bytes) -> None:
+        if self._outbuf:  # the pipe is full: keep the order, the writer callback drains it
+            self._outbuf += data
+            return
+        try:
+            written = os.write(self._in, data)
+        except BlockingIOError:
+            written = 0
+        except OSError as exc:  # a broken pipe: the worker is gone; the reader sees its end
+            self._gone(f"the worker's stdin failed: {exc}")
+            return
+        if written < len(data):
+            self._outbuf += memoryview(data)[written:]
+            assert self._loop is not None
+            self._loop.add_writer(self._in, self._on_writable)
+
+    def _on_writable(self) -> None:
+        try:
+            written = os.write(self._in, self._outbuf)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._gone(f"the worker's stdin failed: {exc}")
+            return
+        del self._outbuf[:written]
+        if not self._outbuf and self._loop is not None:
+            self._loop.remove_writer(self._in)
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self._out, _READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._gone(f"the worker's stdout failed: {exc}")
+            return
+        if not data:
+            self._gone(f"the worker exited (status {self._proc.poll()})")
+            return
+        self._inbuf += data
+        for ok, value in _frames(self._inbuf):
+            if not self._pending:  # a reply nobody asked for: the protocol is broken
+                self._gone("the worker answered a call it was not sent")
+                return
+            _settle(self._pending.popleft(), ok, value)
+
+    def _gone(self, why: str) -> None:
+        if self._dead is None:
+            self._dead = why
+        loop, self._loop = self._loop, None
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self._out)
+            loop.remove_writer(self._in)
+        while self._pending:
+            future = self._pending.popleft()
+            if not future.done():
+                future.set_exception(WorkerDied(self._dead))
+
+    # -- blocking I/O (start-up, call_sync) ------------------------------------------------------------
+
+    def _write_blocking(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self._in, view)
+            except OSError as exc:
+                self._gone(f"the worker's stdin failed: {exc}")
+                raise WorkerDied(self._dead) from exc
+            view = view[written:]
+
+    def _read_reply_blocking(self, deadline: float) -> tuple[bool, Any]:
+        while True:
+            for reply in _frames(self._inbuf, limit=1):
+                return reply
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._out], [], [], left)[0]:
+                raise TimeoutError("the worker did not answer in time")
+            data = os.read(self._out, _READ_CHUNK)
+            if not data:
+                self._gone(f"the worker exited (status {self._proc.poll()})")
+                raise WorkerDied(self._dead)
+            self._inbuf += data
+
+
+def _frame(payload: bytes) -> bytes:
+    return _HEADER.pack(len(payload)) + payload
+
+
+def _frames(buf: bytearray, limit: int | None = None) -> list[tuple[bool, Any]]:
+    """Take the whole frames at the start of ``buf`` (at most ``limit``) and unpickle them."""
+    out: list[tuple[bool, Any]] = []
+    start = 0
+    size = _HEADER.size
+    while len(buf) - start >= size and (limit is None or len(out) < limit):
+        (n,) = _HEADER.unpack_from(buf, start)
+        if len(buf) - start - size < n:
+            break
+        out.append(pickle.loads(buf[start + size : start + size + n]))
+        start += size + n
+    del buf[:start]
+    return out
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # cancelled by its awaiter: the answer is dropped
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+# -- the worker's side --------------------------------------------------------------------------------
+
+
+def _boot() -> None:
+    """The worker's main: ``python -c "from crawler.workers import _boot; _boot()"``."""
+    # Ctrl-C reaches the whole process group; the crawl decides when its workers stop (it closes stdin).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Replies own fd 1; anything printed goes to stderr instead of into the reply stream.
+    replies = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    calls = os.fdopen(os.dup(0), "rb", buffering=0)
+    first = _read_frame(calls)
+    if first is None:
+        return
+    sys.path[:] = pickle.loads(first)
+    _serve(calls, replies)
+
+
+def _serve(calls: Any, replies: Any) -> None:
+    init = True
+    while (frame := _read_frame(calls)) is not None:
+        try:
+            if init:
+                initializer, initargs = pickle.loads(frame)
+                result = initializer(*initargs) if initializer is not None else None
+                init = False
+            else:
+                fn, args, kwargs = pickle.loads(frame)
+                result = fn(*args, **kwargs)
+            reply = (True, result)
+        except BaseException as exc:  # every failure goes back to the caller
+            reply = (False, exc)
+        try:
+            data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # an unpicklable result or exception: say so, with what it was
+            data = pickle.dumps((False, RuntimeError(f"the worker's reply cannot be pickled: {exc!r}")))
+        try:
+            replies.write(_frame(data))
+        except BrokenPipeError:
+            return  # the crawl stopped listening (it was killed, or gave up on us): nothing to answer
+        if init:  # the initializer failed: nothing else can run
+            return
+
+
+def _read_frame(stream: Any) -> bytes | None:
+    head = _read_exactly(stream, _HEADER.size)
+    if head is None:
+        return None
+    (n,) = _HEADER.unpack(head)
+    return _read_exactly(stream, n)
+
+
+def _read_exactly(stream: Any, n: int) -> bytes | None:
+    parts: list[bytes] = []
+    while n:
+        chunk = stream.read(n)
+        if not chunk:
+            return None  # the crawl closed our stdin: done
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)

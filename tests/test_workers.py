@@ -1,0 +1,125 @@
+"""crawler.workers.PipeWorker: a real worker process driven by an asyncio loop, with what can go wrong."""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import math
+import operator
+import os
+import signal
+import time
+
+import pytest
+
+from crawler.workers import PipeWorker, WorkerDied, available
+
+pytestmark = pytest.mark.skipif(not available(), reason="pipe workers need a POSIX system")
+
+
+@pytest.fixture
+def worker() -> PipeWorker:
+    w = PipeWorker()
+    yield w
+    w.close(timeout=5)
+
+
+def test_answers_come_back_in_order_with_their_errors(worker: PipeWorker) -> None:
+    async def run() -> tuple[list[int], BaseException]:
+        futures = [worker.call(operator.add, i, 1000) for i in range(500)]
+        failed = worker.call(math.sqrt, -1)
+        done = await asyncio.gather(*futures)
+        with pytest.raises(ValueError, match="math domain error") as info:
+            await failed
+        return done, info.value
+
+    done, error = asyncio.run(run())
+    assert done == [i + 1000 for i in range(500)] and type(error) is ValueError
+    assert worker.pending == 0 and worker.alive
+
+
+def test_payloads_larger_than_a_pipe_go_both_ways(worker: PipeWorker) -> None:
+    big = os.urandom(3_000_000)  # pipes hold 64 KB: both directions must be drained by the loop
+
+    async def run() -> tuple[int, int]:
+        size, echoed = await asyncio.gather(worker.call(len, big), worker.call(bytes, big))
+        return size, len(echoed) if echoed == big else -1
+
+    assert asyncio.run(run()) == (3_000_000, 3_000_000)
+
+
+def test_each_new_loop_finds_the_worker_ready(worker: PipeWorker) -> None:
+    async def one(i: int) -> int:
+        return await worker.call(operator.mul, i, i)
+
+    assert [asyncio.run(one(i)) for i in range(3)] == [0, 1, 4]
+
+
+def test_call_sync_waits_for_the_calls_queued_before_it(worker: PipeWorker) -> None:
+    async def run() -> tuple[list[object], int]:
+        futures = [worker.call(operator.add, i, 1) for i in range(50)]
+        result = worker.call_sync(operator.mul, 6, 7)  # blocks this (the loop's) thread
+        return [f.result() for f in futures], result
+
+    settled, result = asyncio.run(run())
+    assert settled == list(range(1, 51)) and result == 42
+    assert worker.call_sync(operator.neg, 5) == -5  # and the worker goes on after it
+
+
+def test_printing_in_the_worker_does_not_corrupt_the_answers(worker: PipeWorker) -> None:
+    async def run() -> list[object]:
+        return await asyncio.gather(worker.call(print, "noise on stdout"), worker.call(operator.add, 2, 2))
+
+    assert asyncio.run(run()) == [None, 4]
+
+
+def test_an_answer_that_cannot_be_pickled_is_an_error_not_a_hang(worker: PipeWorker) -> None:
+    with pytest.raises(RuntimeError, match="cannot be pickled"):
+        worker.call_sync(_thread.allocate_lock)
+    assert worker.call_sync(operator.add, 1, 1) == 2
+
+
+def test_a_killed_worker_fails_its_calls_and_every_later_one(worker: PipeWorker) -> None:
+    async def run() -> tuple[str, str]:
+        pending = worker.call(time.sleep, 30)
+        os.kill(worker.pid, signal.SIGKILL)
+        with pytest.raises(WorkerDied) as first:
+            await asyncio.wait_for(pending, 10)
+        with pytest.raises(WorkerDied) as later:
+            await worker.call(operator.add, 1, 1)
+        return str(first.value), str(later.value)
+
+    first, later = asyncio.run(run())
+    assert "exited" in first and first == later and not worker.alive
+    with pytest.raises(WorkerDied):
+        worker.call_sync(operator.add, 1, 1)
+
+
+def test_a_failing_initializer_stops_the_start() -> None:
+    with pytest.raises(ValueError, match="math domain error"):
+        PipeWorker(math.sqrt, (-1,))
+
+
+def test_close_lets_the_worker_finish_what_it_was_sent() -> None:
+    w = PipeWorker()
+
+    async def run() -> list[asyncio.Future[object]]:
+        futures = [w.call(time.sleep, 0.05), w.call(operator.add, 1, 2)]
+        w.close(timeout=10)
+        return futures
+
+    slept, added = asyncio.run(run())
+    assert slept.result() is None and added.result() == 3 and not w.alive
+    assert w._proc.returncode == 0  # it exited on its own when its stdin closed, not killed
+
+
+def test_close_kills_a_worker_that_does_not_finish_in_time() -> None:
+    w = PipeWorker()
+
+    async def run() -> asyncio.Future[object]:
+        future = w.call(time.sleep, 30)
+        w.close(timeout=0.5)
+        return future
+
+    future = asyncio.run(run())
+    assert isinstance(future.exception(), WorkerDied) and w._proc.returncode == -signal.SIGKILL
