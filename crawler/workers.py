@@ -264,7 +264,10 @@ def _frames(buf: bytearray, limit: int | None = None) -> list[tuple[bool, Any]]:
         (n,) = _HEADER.unpack_from(buf, start)
         if len(buf) - start - size < n:
             break
-        out.append(pickle.loads(buf[start + size : start + size + n]))
+        try:
+            out.append(pickle.loads(buf[start + size : start + size + n]))
+        except Exception as exc:  # e.g. an exception class this process cannot import: still an answer
+            out.append((False, RuntimeError(f"the worker's answer cannot be read here: {exc!r}")))
         start += size + n
     del buf[:start]
     return out
