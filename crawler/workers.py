@@ -24,6 +24,7 @@ import struct
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +48,9 @@ def available() -> bool:
 class PipeWorker:
     """One worker process. ``call`` (from the event loop's thread) returns an asyncio future of the result;
     ``call_sync`` waits for it, after every call queued before it. Raises ``WorkerDied`` (in the futures
-    too) once the process is gone."""
+    too) once the process is gone. The pipes stay non-blocking: the loop watches them, and the blocking
+    paths (start-up, ``call_sync``, ``close``) pump both with ``select`` until a deadline, so that neither
+    side can wait forever for the other."""
 
     def __init__(
         self,
@@ -57,22 +60,29 @@ class PipeWorker:
         startup_timeout: float = 120.0,
     ) -> None:
         # stderr is inherited: the worker's log lines and tracebacks go where the crawl's go. PYTHONPATH:
-        # the worker must import this module before it reads the crawl's sys.path.
+        # the worker imports this module before it reads the crawl's sys.path; -P keeps the current
+        # directory from shadowing it.
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, env=env
+            [sys.executable, "-P", "-c", _BOOT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+            env=env,
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._in, self._out = self._proc.stdin.fileno(), self._proc.stdout.fileno()
+        os.set_blocking(self._in, False)
+        os.set_blocking(self._out, False)
         self._pending: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._outbuf = bytearray()  # frames not yet taken by the pipe
         self._inbuf = bytearray()  # reply bytes not yet a whole frame
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop watching the pipes, if any
         self._dead: str | None = None  # why the worker is gone
+        self._outbuf += _frame(pickle.dumps(list(sys.path)))
+        self._outbuf += _frame(pickle.dumps((initializer, initargs)))
         try:
-            self._write_blocking(_frame(pickle.dumps(list(sys.path))))
-            self._write_blocking(_frame(pickle.dumps((initializer, initargs))))
-            ok, value = self._read_reply_blocking(time.monotonic() + startup_timeout)
+            (ok, value), *_ = self._pump(time.monotonic() + startup_timeout, replies=1)
         except BaseException:
             self.close(timeout=0)
             raise
@@ -109,17 +119,22 @@ class PipeWorker:
 
     def call_sync(self, fn: Callable[..., Any], *args: Any, timeout: float = 600.0, **kwargs: Any) -> Any:
         """Run ``fn`` in the worker and wait for its result, blocking the calling thread. Calls queued
-        before it are sent first and their futures resolved (their callbacks run when the loop next turns)."""
+        before it are sent first and their futures settled (their callbacks run when the loop next turns).
+        A worker that does not answer by ``timeout`` is killed: where its answers stand is then unknown."""
         if self._dead is not None:
             raise WorkerDied(self._dead)
+        data = _frame(pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
         self._detach()
-        deadline = time.monotonic() + timeout
-        self._write_blocking(bytes(self._outbuf) + _frame(pickle.dumps((fn, args, kwargs))))
-        self._outbuf.clear()
-        while self._pending:
-            ok, value = self._read_reply_blocking(deadline)
-            _settle(self._pending.popleft(), ok, value)
-        ok, value = self._read_reply_blocking(deadline)
+        self._outbuf += data
+        earlier = len(self._pending)
+        try:
+            replies = self._pump(time.monotonic() + timeout, replies=earlier + 1)
+        except BaseException as exc:
+            self._kill(f"the worker was killed: {type(exc).__name__} during a call that waits for it")
+            raise
+        for reply in replies[:earlier]:
+            _settle(self._pending.popleft(), *reply)
+        ok, value = replies[earlier]
         if not ok:
             raise value
         return value
@@ -129,23 +144,24 @@ class PipeWorker:
         stdin closes); kill it after ``timeout``. Futures still unanswered then fail with WorkerDied."""
         self._detach()
         deadline = time.monotonic() + timeout
-        with contextlib.suppress(WorkerDied, TimeoutError, OSError):  # gone or stuck: killed below
-            if self._dead is None:
-                self._write_blocking(bytes(self._outbuf))
-                self._outbuf.clear()
-                self._proc.stdin.close()  # type: ignore[union-attr]
-                while self._pending:
-                    ok, value = self._read_reply_blocking(deadline)
-                    _settle(self._pending.popleft(), ok, value)
-        for pipe in (self._proc.stdin, self._proc.stdout):
-            if pipe is not None:
-                pipe.close()
         try:
-            self._proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._gone("the worker was closed")
+            if self._dead is None and self._pending:
+                for reply in self._pump(deadline, replies=len(self._pending)):
+                    _settle(self._pending.popleft(), *reply)
+        except BaseException:  # stuck, dead or interrupted: what is left fails below
+            pass
+        finally:
+            alive = self._dead is None
+            self._dead = self._dead or "the worker was closed"
+            for pipe in (self._proc.stdin, self._proc.stdout):
+                with contextlib.suppress(OSError):
+                    pipe.close()  # type: ignore[union-attr]
+            try:
+                self._proc.wait(timeout=max(0.0, deadline - time.monotonic()) if alive else 5.0)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._gone(self._dead)
 
     # -- the event loop's side -----------------------------------------------------------------------
 
@@ -153,9 +169,9 @@ class PipeWorker:
         if self._loop is loop:
             return
         self._detach()  # a new loop (asyncio.run() in tests): the old one is finished with
-        os.set_blocking(self._in, False)
-        os.set_blocking(self._out, False)
         loop.add_reader(self._out, self._on_readable)
+        if self._outbuf:
+            loop.add_writer(self._in, self._on_writable)
         self._loop = loop
 
     def _detach(self) -> None:
@@ -163,9 +179,6 @@ class PipeWorker:
         if loop is not None and not loop.is_closed():
             loop.remove_reader(self._out)
             loop.remove_writer(self._in)
-        if self._dead is None and not self._proc.stdin.closed:  # type: ignore[union-attr]
-            os.set_blocking(self._in, True)
-            os.set_blocking(self._out, True)
 
     def _send(self, data: bytes) -> None:
         if self._outbuf:  # the pipe is full: keep the order, the writer callback drains it
@@ -175,8 +188,7 @@ class PipeWorker:
             written = os.write(self._in, data)
         except BlockingIOError:
             written = 0
-        except OSError as exc:  # a broken pipe: the worker is gone; the reader sees its end
-            self._gone(f"the worker's stdin failed: {exc}")
+        except OSError:  # the worker is gone: its stdout's end tells the reader, after its last answers
             return
         if written < len(data):
             self._outbuf += memoryview(data)[written:]
@@ -188,9 +200,8 @@ class PipeWorker:
             written = os.write(self._in, self._outbuf)
         except BlockingIOError:
             return
-        except OSError as exc:
-            self._gone(f"the worker's stdin failed: {exc}")
-            return
+        except OSError:  # as in _send: stop writing, the reader sees the end
+            written = len(self._outbuf)
         del self._outbuf[:written]
         if not self._outbuf and self._loop is not None:
             self._loop.remove_writer(self._in)
@@ -204,51 +215,65 @@ class PipeWorker:
             self._gone(f"the worker's stdout failed: {exc}")
             return
         if not data:
-            self._gone(f"the worker exited (status {self._proc.poll()})")
+            self._gone(self._exit_reason())
             return
         self._inbuf += data
-        for ok, value in _frames(self._inbuf):
+        for reply in _frames(self._inbuf):
             if not self._pending:  # a reply nobody asked for: the protocol is broken
-                self._gone("the worker answered a call it was not sent")
+                self._kill("the worker answered a call it was not sent")
                 return
-            _settle(self._pending.popleft(), ok, value)
+            _settle(self._pending.popleft(), *reply)
 
     def _gone(self, why: str) -> None:
         if self._dead is None:
             self._dead = why
-        loop, self._loop = self._loop, None
-        if loop is not None and not loop.is_closed():
-            loop.remove_reader(self._out)
-            loop.remove_writer(self._in)
+        self._detach()
+        self._outbuf.clear()
         while self._pending:
-            future = self._pending.popleft()
-            if not future.done():
-                future.set_exception(WorkerDied(self._dead))
+            _settle(self._pending.popleft(), False, WorkerDied(self._dead))
 
-    # -- blocking I/O (start-up, call_sync) ------------------------------------------------------------
+    def _kill(self, why: str) -> None:
+        with contextlib.suppress(OSError):
+            self._proc.kill()
+        self._gone(why)
 
-    def _write_blocking(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                written = os.write(self._in, view)
-            except OSError as exc:
-                self._gone(f"the worker's stdin failed: {exc}")
-                raise WorkerDied(self._dead) from exc
-            view = view[written:]
+    def _exit_reason(self) -> str:
+        try:
+            status = self._proc.wait(timeout=1.0)  # its stdout just closed: it is exiting
+        except subprocess.TimeoutExpired:
+            return "the worker closed its stdout"
+        return f"the worker exited (status {status})"
 
-    def _read_reply_blocking(self, deadline: float) -> tuple[bool, Any]:
-        while True:
-            for reply in _frames(self._inbuf, limit=1):
-                return reply
+    # -- the blocking paths ----------------------------------------------------------------------------
+
+    def _pump(self, deadline: float, *, replies: int) -> list[tuple[bool, Any]]:
+        """Write ``_outbuf`` and read until ``replies`` answers arrived, whichever pipe is ready first (a
+        worker blocked writing answers stops reading calls); TimeoutError at ``deadline``."""
+        got: list[tuple[bool, Any]] = []
+        while len(got) < replies or self._outbuf:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._out], [], [], left)[0]:
+            writers = [self._in] if self._outbuf else []
+            readable, writable, _ = select.select([self._out], writers, [], max(0.0, left))
+            if not readable and not writable:
                 raise TimeoutError("the worker did not answer in time")
-            data = os.read(self._out, _READ_CHUNK)
-            if not data:
-                self._gone(f"the worker exited (status {self._proc.poll()})")
-                raise WorkerDied(self._dead)
-            self._inbuf += data
+            if writable:
+                try:
+                    del self._outbuf[: os.write(self._in, self._outbuf)]
+                except BlockingIOError:
+                    pass
+                except OSError:  # it is gone: read its last answers, then its end
+                    self._outbuf.clear()
+            if readable:
+                try:
+                    data = os.read(self._out, _READ_CHUNK)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    self._gone(self._exit_reason())
+                    raise WorkerDied(self._dead)
+                self._inbuf += data
+                got += _frames(self._inbuf, limit=replies - len(got))
+        return got
 
 
 def _frame(payload: bytes) -> bytes:
@@ -256,7 +281,7 @@ def _frame(payload: bytes) -> bytes:
 
 
 def _frames(buf: bytearray, limit: int | None = None) -> list[tuple[bool, Any]]:
-    """Take the whole frames at the start of ``buf`` (at most ``limit``) and unpickle them."""
+    """Take the whole frames at the start of ``buf`` (at most ``limit``): (ok, result or exception)."""
     out: list[tuple[bool, Any]] = []
     start = 0
     size = _HEADER.size
@@ -265,21 +290,34 @@ def _frames(buf: bytearray, limit: int | None = None) -> list[tuple[bool, Any]]:
         if len(buf) - start - size < n:
             break
         try:
-            out.append(pickle.loads(buf[start + size : start + size + n]))
+            ok, value, remote = pickle.loads(buf[start + size : start + size + n])
+            if not ok and remote:
+                value.__cause__ = RemoteTraceback(remote)  # as concurrent.futures shows it
         except Exception as exc:  # e.g. an exception class this process cannot import: still an answer
-            out.append((False, RuntimeError(f"the worker's answer cannot be read here: {exc!r}")))
+            ok, value = False, RuntimeError(f"the worker's answer cannot be read here: {exc!r}")
+        out.append((ok, value))
         start += size + n
     del buf[:start]
     return out
 
 
+class RemoteTraceback(Exception):
+    """The traceback of an exception raised in the worker (the ``__cause__`` of what the caller gets)."""
+
+    def __str__(self) -> str:
+        return f"\n{self.args[0]}"
+
+
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
     if future.done():  # cancelled by its awaiter: the answer is dropped
         return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+    try:
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+    except RuntimeError:  # its loop is closed: the value is set, its callbacks will never run
+        pass
 
 
 # -- the worker's side --------------------------------------------------------------------------------
@@ -294,6 +332,9 @@ def _boot() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     calls = os.fdopen(os.dup(0), "rb", buffering=0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)  # a stray input() must not read the calls
+    os.close(devnull)
     first = _read_frame(calls)
     if first is None:
         return
@@ -312,15 +353,15 @@ def _serve(calls: Any, replies: Any) -> None:
             else:
                 fn, args, kwargs = pickle.loads(frame)
                 result = fn(*args, **kwargs)
-            reply = (True, result)
-        except BaseException as exc:  # every failure goes back to the caller
-            reply = (False, exc)
+            reply: tuple[bool, Any, str | None] = (True, result, None)
+        except BaseException as exc:  # every failure goes back to the caller, with where it happened
+            reply = (False, exc, "".join(traceback.format_exception(exc)))
         try:
             data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # an unpicklable result or exception: say so, with what it was
-            data = pickle.dumps((False, RuntimeError(f"the worker's reply cannot be pickled: {exc!r}")))
+            data = pickle.dumps((False, RuntimeError(f"the worker's reply cannot be pickled: {exc!r}"), None))
         try:
-            replies.write(_frame(data))
+            _write_all(replies, _frame(data))
         except BrokenPipeError:
             return  # the crawl stopped listening (it was killed, or gave up on us): nothing to answer
         if init:  # the initializer failed: nothing else can run
@@ -344,3 +385,9 @@ def _read_exactly(stream: Any, n: int) -> bytes | None:
         parts.append(chunk)
         n -= len(chunk)
     return b"".join(parts)
+
+
+def _write_all(stream: Any, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[stream.write(view) :]  # an unbuffered write may take part of it

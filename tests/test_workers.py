@@ -123,3 +123,52 @@ def test_close_kills_a_worker_that_does_not_finish_in_time() -> None:
 
     future = asyncio.run(run())
     assert isinstance(future.exception(), WorkerDied) and w._proc.returncode == -signal.SIGKILL
+
+
+def test_call_sync_behind_a_full_pipe_does_not_deadlock(worker: PipeWorker) -> None:
+    """Calls queued faster than the worker reads them, each answered with 100 KB: the worker blocks
+    writing answers while the crawl still has calls to send; the blocking pump must read while it writes."""
+    chunk = os.urandom(100_000)
+
+    async def run() -> tuple[list[int], int]:
+        futures = [worker.call(bytes, chunk) for _ in range(20)]
+        answer = worker.call_sync(len, b"abc", timeout=30)
+        return [len(f.result()) for f in futures], answer
+
+    sizes, answer = asyncio.run(run())
+    assert sizes == [100_000] * 20 and answer == 3
+
+
+def test_a_call_sync_that_times_out_kills_the_worker_rather_than_misplace_answers(worker: PipeWorker) -> None:
+    with pytest.raises(TimeoutError):
+        worker.call_sync(time.sleep, 5, timeout=0.2)
+    assert not worker.alive
+
+    async def later() -> object:
+        return await worker.call(operator.add, 1, 1)
+
+    with pytest.raises(WorkerDied):  # never the sleep's None given to the next caller
+        asyncio.run(later())
+
+
+def test_frames_left_unsent_by_one_loop_are_sent_under_the_next(worker: PipeWorker) -> None:
+    big = os.urandom(2_000_000)
+    seen: list[object] = []
+
+    async def first() -> None:
+        future = worker.call(len, big)  # not awaited: the loop ends with most of it still unsent
+        future.add_done_callback(lambda f: seen.append(f.result()))
+
+    async def second() -> object:
+        return await asyncio.wait_for(worker.call(operator.add, 1, 1), 30)
+
+    asyncio.run(first())
+    assert asyncio.run(second()) == 2
+    worker.close(timeout=10)  # the first loop's future is settled without raising, the worker reaped
+    assert worker._proc.returncode == 0
+
+
+def test_an_error_in_the_worker_carries_its_traceback(worker: PipeWorker) -> None:
+    with pytest.raises(ValueError) as info:
+        worker.call_sync(int, "not a number")
+    assert "invalid literal" in str(info.value) and "Traceback" in str(info.value.__cause__)
