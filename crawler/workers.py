@@ -1,8 +1,9 @@
 """A worker process that the crawl's event loop talks to over two pipes, with no thread in the crawl.
 
 ``concurrent.futures.ProcessPoolExecutor`` hands every task over through two threads of the submitting
-process (a management thread and a queue feeder): about 0.4 ms of that process's CPU per task, and each
-call that releases the GIL (a socket send, zlib, SQLite) then waits for those threads to give it back.
+process (a management thread and a queue feeder): about 0.4 ms of that process's CPU per task, and the
+crawl's calls that release the GIL (a socket send, zlib, SQLite) took several times longer beside them
+(docs/benchmark.md).
 Here the reactor thread writes each call as a length-prefixed pickle to the worker's stdin and reads the
 replies from its stdout when the event loop reports it readable; the worker runs the calls one at a time,
 in order, and answers in the same order (about 0.1 ms of the crawl's CPU per call).
