@@ -272,6 +272,9 @@ class WarcCapture:
         # captured bytes. WARC_WRITER_PROCESS: True, False (the crawl's own thread), unset: as
         # crawler.extraction_pool.offload_by_default decides.
         self._worker: PipeWorker | None = None
+        # Writes not yet accounted for (their done callbacks run on a later turn of the loop; at close,
+        # call_sync settles the last ones and spider_closed accounts for them at once).
+        self._unsettled: dict[asyncio.Future[Any], Request] = {}
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.captured, signal=exchange_captured)
@@ -337,12 +340,14 @@ class WarcCapture:
             return
         # The response goes on at once; whoever needs the provenance awaits this (see provenance()).
         pending = self._worker.call(_write, captured)
-        pending.add_done_callback(lambda done: self._done(done, request))
+        self._unsettled[pending] = request
+        pending.add_done_callback(self._done)
         request.meta[WARC_PENDING] = pending
 
-    def _done(self, done: asyncio.Future[Any], request: Request) -> None:
-        if done.cancelled():
-            return
+    def _done(self, done: asyncio.Future[Any]) -> None:
+        request = self._unsettled.pop(done, None)
+        if request is None or done.cancelled():
+            return  # accounted for already (at close), or abandoned
         exc = done.exception()
         if exc is not None:
             self.failed += 1
@@ -365,6 +370,8 @@ class WarcCapture:
                 worker.call_sync(_close_writer, finished)  # runs after every write queued before it
             finally:
                 worker.close()
+                for done in [f for f in self._unsettled if f.done()]:  # settled: count them now
+                    self._done(done)
             site, snapshot_id = self._site, self._snapshot_id
         elif self.writer is not None:
             writer, self.writer = self.writer, None
