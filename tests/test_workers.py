@@ -172,3 +172,37 @@ def test_an_error_in_the_worker_carries_its_traceback(worker: PipeWorker) -> Non
     with pytest.raises(ValueError) as info:
         worker.call_sync(int, "not a number")
     assert "invalid literal" in str(info.value) and "Traceback" in str(info.value.__cause__)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for whoever adopted it)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            state = next(line for line in fh if line.startswith("State:"))
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return "zombie" not in state
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process states from /proc")
+def test_a_worker_does_not_outlive_a_killed_crawl() -> None:
+    """SIGKILL gives the crawl no chance to close its workers: its pipes close with it, and the worker
+    exits on the end of its stdin instead of waiting for calls forever."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    script = "from crawler.workers import PipeWorker; w = PipeWorker(); print(w.pid, flush=True); input()"
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        pid = int(parent.stdout.readline())  # type: ignore[union-attr]
+        assert _running(pid)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)
