@@ -26,7 +26,7 @@ from typing import Any
 from bench import harness as h
 
 # The single-process, CPU-bound sections first: run right after the crawls, the extractors took 1.5x the
-# CPU time per page they take on a fresh machine (3.1 against 1.9-2.0 ms on the same listing pages).
+# CPU time per page they take on a fresh machine (3.1 against 1.7-2.0 ms on the same listing pages).
 SECTIONS = ("extraction", "dates", "crawl", "memory", "recrawl", "storage")
 DEFAULT_OUT = h.REPO / "bench" / "results.json"
 
