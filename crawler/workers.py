@@ -182,48 +182,54 @@ class PipeWorker:
             loop.remove_writer(self._in)
 
     def _send(self, data: bytes) -> None:
-        if self._outbuf:  # the pipe is full: keep the order, the writer callback drains it
-            self._outbuf += data
-            return
-        try:
-            written = os.write(self._in, data)
-        except BlockingIOError:
-            written = 0
-        except OSError:  # the worker is gone: its stdout's end tells the reader, after its last answers
-            return
-        if written < len(data):
-            self._outbuf += memoryview(data)[written:]
-            assert self._loop is not None
-            self._loop.add_writer(self._in, self._on_writable)
+        idle = not self._outbuf  # else the pipe is full and the writer callback drains it, in order
+        self._outbuf += data
+        if idle:
+            self._write_some()
+            if self._outbuf:
+                assert self._loop is not None
+                self._loop.add_writer(self._in, self._on_writable)
 
     def _on_writable(self) -> None:
-        try:
-            written = os.write(self._in, self._outbuf)
-        except BlockingIOError:
-            return
-        except OSError:  # as in _send: stop writing, the reader sees the end
-            written = len(self._outbuf)
-        del self._outbuf[:written]
+        self._write_some()
         if not self._outbuf and self._loop is not None:
             self._loop.remove_writer(self._in)
 
     def _on_readable(self) -> None:
-        try:
-            data = os.read(self._out, _READ_CHUNK)
-        except BlockingIOError:
+        if not self._read_some():
             return
-        except OSError as exc:
-            self._gone(f"the worker's stdout failed: {exc}")
-            return
-        if not data:
-            self._gone(self._exit_reason())
-            return
-        self._inbuf += data
         for reply in _frames(self._inbuf):
             if not self._pending:  # a reply nobody asked for: the protocol is broken
                 self._kill("the worker answered a call it was not sent")
                 return
             _settle(self._pending.popleft(), *reply)
+
+    # -- pipe I/O (both pipes are non-blocking), for the loop's callbacks and the blocking pump --------
+
+    def _write_some(self) -> None:
+        """Give the worker's stdin what it takes of ``_outbuf``. A broken pipe drops the rest: the worker
+        is gone, and the reader learns it from its stdout's end, after its last answers."""
+        try:
+            del self._outbuf[: os.write(self._in, self._outbuf)]
+        except BlockingIOError:
+            pass
+        except OSError:
+            self._outbuf.clear()
+
+    def _read_some(self) -> bool:
+        """Append what the worker's stdout holds to ``_inbuf``; False once the worker is gone."""
+        try:
+            data = os.read(self._out, _READ_CHUNK)
+        except BlockingIOError:
+            return True
+        except OSError as exc:
+            self._gone(f"the worker's stdout failed: {exc}")
+            return False
+        if not data:
+            self._gone(self._exit_reason())
+            return False
+        self._inbuf += data
+        return True
 
     def _gone(self, why: str) -> None:
         if self._dead is None:
@@ -258,21 +264,10 @@ class PipeWorker:
             if not readable and not writable:
                 raise TimeoutError("the worker did not answer in time")
             if writable:
-                try:
-                    del self._outbuf[: os.write(self._in, self._outbuf)]
-                except BlockingIOError:
-                    pass
-                except OSError:  # it is gone: read its last answers, then its end
-                    self._outbuf.clear()
+                self._write_some()
             if readable:
-                try:
-                    data = os.read(self._out, _READ_CHUNK)
-                except BlockingIOError:
-                    continue
-                if not data:
-                    self._gone(self._exit_reason())
+                if not self._read_some():
                     raise WorkerDied(self._dead)
-                self._inbuf += data
                 got += _frames(self._inbuf, limit=replies - len(got))
         return got
 

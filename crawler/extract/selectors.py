@@ -96,7 +96,7 @@ class PageIndex:
             if classes:
                 names = tokens.get(classes)
                 if names is None:
-                    names = _tokens_of(classes, wanted, tokens)
+                    names = tokens[classes] = tuple(n for n in dict.fromkeys(classes.split()) if n in wanted)
                 for name in names:
                     by_class[name].append(el)
         by_id: dict[str, list[etree._Element]] = {}
@@ -118,11 +118,6 @@ def _wanted_tokens(wanted: frozenset[str]) -> dict[str, tuple[str, ...]]:
         _TOKENS.clear()
         _TOKENS_FOR[0] = wanted
     return _TOKENS
-
-
-def _tokens_of(classes: str, wanted: frozenset[str], tokens: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
-    names = tokens[classes] = tuple(n for n in dict.fromkeys(classes.split()) if n in wanted)
-    return names
 
 
 def page_index(root: etree._Element, current: PageIndex | None) -> PageIndex:
