@@ -166,7 +166,7 @@ def recover(root: str | Path, *, site: str | None = None, discard_abandoned: boo
 
 
 def _recover_site(root: Path, site: str, discard_abandoned: bool) -> list[str]:
-    from archive.compact import recover_compaction  # imported late: it imports this module
+    from archive.compaction import recover_compaction  # imported late: it imports this module
 
     report: list[str] = []
     for d, pattern in (

@@ -34,7 +34,6 @@ import asyncio
 import itertools
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 
+from crawler.warc_process import Captured, close_writer, finish, open_writer, write
 from crawler.workers import PipeWorker
 from crawler.workers import available as workers_available
 
@@ -59,24 +59,6 @@ exchange_captured = object()
 # Private marker carried from the Twisted response to the Scrapy response, then removed by the handler.
 _MARKER = b"X-Policyboard-Capture-Id"
 _MAX_PENDING = 4096
-
-
-@dataclass(frozen=True)
-class Captured:
-    """One exchange as it went over the wire (``archive.warc.Exchange``)."""
-
-    url: str
-    request: bytes  # as written to the socket: request line, header lines, blank line, body
-    response_head: bytes  # as received: status line and header lines up to and including the blank line
-    response_body: bytes  # as received: content-encoded; chunk framing included if chunked
-    remote_ip: str | None
-    started_at: datetime  # when the request was written
-    complete: bool = True  # False: the connection ended before the end of the response was seen
-    interim: bytes = b""  # 1xx interim responses received before this one (Twisted ignores them)
-
-    @property
-    def status_line(self) -> bytes:
-        return self.response_head.split(b"\n", 1)[0].rstrip(b"\r")
 
 
 class _Exchange:
@@ -330,7 +312,7 @@ class WarcCapture:
             own_process = offload_by_default(settings)
         if own_process and is_asyncio_reactor_installed() and workers_available():
             # Returns once the writer opened (and recovered) its files, or raises what stopped it.
-            self._worker = PipeWorker(_open_writer, (args,))
+            self._worker = PipeWorker(open_writer, (args,))
         else:
             self._writer()
 
@@ -339,7 +321,7 @@ class WarcCapture:
             self._store(self._writer().write(captured), request)
             return
         # The response goes on at once; whoever needs the provenance awaits this (see provenance()).
-        pending = self._worker.call(_write, captured)
+        pending = self._worker.call(write, captured)
         self._unsettled[pending] = request
         pending.add_done_callback(self._done)
         request.meta[WARC_PENDING] = pending
@@ -367,7 +349,7 @@ class WarcCapture:
         if self._worker is not None:
             worker, self._worker = self._worker, None
             try:
-                worker.call_sync(_close_writer, finished)  # runs after every write queued before it
+                worker.call_sync(close_writer, finished)  # runs after every write queued before it
             finally:
                 worker.close()
                 for done in [f for f in self._unsettled if f.done()]:  # settled: count them now
@@ -375,7 +357,7 @@ class WarcCapture:
             site, snapshot_id = self._site, self._snapshot_id
         elif self.writer is not None:
             writer, self.writer = self.writer, None
-            _finish(writer, finished)
+            finish(writer, finished)
             site, snapshot_id = writer.site, writer.snapshot_id
         else:
             return
@@ -392,32 +374,3 @@ async def provenance(meta: dict[str, Any]) -> Any:
     if pending is not None:
         return await pending
     return meta.get(WARC_META)
-
-
-def _finish(writer: Any, finished: bool) -> None:
-    if finished:
-        writer.finish()  # closes the open file and writes the CDXJ of every file
-    writer.close()  # else the next run resumes the open file
-
-
-# -- the writer process (module-level functions: pickled by name) -----------------------------------
-
-_WRITER: Any = None
-
-
-def _open_writer(args: dict[str, Any]) -> None:
-    global _WRITER
-    from archive.warc import WarcWriter
-
-    _WRITER = WarcWriter(**args)
-
-
-def _write(captured: Captured) -> Any:
-    return _WRITER.write(captured)
-
-
-def _close_writer(finished: bool) -> None:
-    global _WRITER
-    writer, _WRITER = _WRITER, None
-    if writer is not None:
-        _finish(writer, finished)

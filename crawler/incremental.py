@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import pandas as pd
-
 from crawler.items import ListingRow
 
 DEFAULT_REFRESH_DAYS = 7.0
@@ -125,6 +123,8 @@ def refresh_window(days: float | None) -> timedelta:
 
 
 def _missing(value: Any) -> bool:
+    import pandas as pd  # here: the extraction worker imports this module for url_key alone
+
     return value is None or (not isinstance(value, (list, tuple, dict)) and bool(pd.isna(value)))
 
 

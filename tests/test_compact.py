@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,12 +16,12 @@ import pyarrow.parquet as pq
 import pytest
 
 import archive
+import archive.compaction as compact_module
 from archive import layout
 from archive.schema import DATASETS
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "archive-v1"
-compact_module = sys.modules["archive.compact"]  # `archive.compact` is the function
 
 
 class SimulatedCrash(Exception):

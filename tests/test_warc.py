@@ -236,16 +236,125 @@ def test_export_wacz(two_crawls: dict[str, Any], tmp_path: Path) -> None:
 
 
 class _Ex:
-    def __init__(self, url: str, body: bytes, status: int = 200) -> None:
+    def __init__(
+        self, url: str, body: bytes, status: int = 200, *, head: bytes | None = None,
+        request: bytes = b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n", complete: bool = True,
+    ) -> None:  # fmt: skip
         from datetime import UTC, datetime
 
         self.url = url
-        self.request = b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n"
-        self.response_head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        self.request = request
+        self.response_head = head or f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode()
         self.response_body = body
         self.remote_ip = "127.0.0.1"
         self.started_at = datetime.now(UTC)
-        self.complete = True
+        self.complete = complete
+
+
+#: Response heads whose CDXJ fields take cdxj-indexer's rules: no reason phrase, no Content-Type, one
+#: without a space or with parameters, a folded header line, an upper-case name, a 304, a Latin-1 value.
+ODD_HEADS = [
+    b"HTTP/1.1 200\r\nContent-Type:text/html;charset=utf-8\r\n\r\n",
+    b"HTTP/1.1 404 Not Found\r\nServer: x\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nX-Long: a\r\n  continued: here\r\nCONTENT-TYPE:  image/png \r\n\r\n",
+    b"HTTP/1.1 301 Moved\nLocation: /b\nContent-Type: text/html ; q=1\n\n",
+    b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n',
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/caf\xe9\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Type:\r\n\r\n",
+]
+
+
+def _odd_exchanges() -> list[_Ex]:
+    out = []
+    for i, head in enumerate(ODD_HEADS):
+        body = b"" if b" 304 " in head else f"body {i}".encode()
+        out.append(_Ex(f"http://example.org/odd/{i}?q=%ED%95%9C&a=1", body, head=head))
+    out.append(_Ex("http://example.org/odd/again", b"body 0", head=ODD_HEADS[0]))  # identical payload
+    out.append(_Ex("http://example.org/odd/cut", b"partial", complete=False))
+    out.append(_Ex("http://example.org/odd/post", b"ok", request=b"POST /p HTTP/1.1\r\nHost: e\r\n\r\nx=1"))
+    return out
+
+
+def test_cdxj_is_what_cdxj_indexer_writes(two_crawls: dict[str, Any], tmp_path: Path) -> None:
+    """The writer indexes each record as it writes it; cdxj-indexer, reading the file back, agrees."""
+    root = tmp_path / "a"
+    w = warc.WarcWriter(root, SITE, SNAP1, max_bytes=2_000)  # rotates: several files, each indexed
+    written = [w.write(ex) for ex in _odd_exchanges()]
+    w.finish()
+    w.close()
+    assert {p.record_type for p in written} == {"response", "revisit"}
+    files = warc.publish(root, SITE, SNAP1)
+    assert len(files) >= 3
+    for path in [root / name for name in files] + _all_warcs(two_crawls["root"]):
+        ours = path.with_name(warc.cdxj_name(path.name)).read_text(encoding="utf-8")
+        reference = warc.write_cdxj(path, tmp_path / "reference.cdxj").read_text(encoding="utf-8")
+        assert ours == reference and ours.count("\n") >= 1, path
+
+
+def _warcio_members(ex: _Ex, prov: warc.Provenance, original: dict[str, Any] | None) -> bytes:
+    """The two records of an exchange as warcio's RecordBuilder and WARCWriter write them (the HTTP heads
+    kept verbatim), decompressed, with the record IDs of ``prov``."""
+    from warcio.recordbuilder import RecordBuilder
+    from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
+    from warcio.warcwriter import WARCWriter
+
+    class RawHead(StatusAndHeaders):
+        def __init__(self, raw: bytes, *, is_request: bool) -> None:
+            parsed = StatusAndHeadersParser([], verify=False).parse(io.BytesIO(raw))
+            super().__init__(parsed.statusline, parsed.headers, parsed.protocol, is_http_request=is_request)
+            self.headers_buff = raw
+
+        def compute_headers_buffer(self, header_filter: Any = None) -> None:
+            pass
+
+    builder = RecordBuilder(warc_version=warc.WARC_VERSION)
+    common = {"WARC-Date": warc._iso(ex.started_at), "WARC-IP-Address": ex.remote_ip}
+    headers = {**common, "WARC-Payload-Digest": prov.digest}
+    if not ex.complete:
+        headers["WARC-Truncated"] = "disconnect"
+    payload = ex.response_body
+    if prov.record_type == "revisit":
+        assert original is not None
+        headers.update({"WARC-Refers-To": original["record_id"], "WARC-Refers-To-Target-URI": original["uri"],
+                        "WARC-Refers-To-Date": original["warc_date"],
+                        "WARC-Profile": prov.profile})  # fmt: skip
+        payload = b""
+    resp = builder.create_warc_record(
+        ex.url, prov.record_type, payload=io.BytesIO(payload), length=len(payload), warc_headers_dict=headers,
+        http_headers=RawHead(ex.response_head, is_request=False),
+    )  # fmt: skip
+    resp.rec_headers.replace_header("WARC-Record-ID", prov.record_id)
+    req_head, req_body = warc.split_head(ex.request)
+    req = builder.create_warc_record(
+        ex.url, "request", payload=io.BytesIO(req_body), length=len(req_body), warc_headers_dict=common,
+        http_headers=RawHead(req_head, is_request=True),
+    )  # fmt: skip
+    req.rec_headers.add_header("WARC-Concurrent-To", prov.record_id)
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=False, warc_version=warc.WARC_VERSION)
+    writer.write_record(resp)
+    writer.write_record(req)
+    return out.getvalue()
+
+
+def test_records_are_the_bytes_warcio_writes(tmp_path: Path) -> None:
+    import re
+
+    root = tmp_path / "a"
+    w = warc.WarcWriter(root, SITE, SNAP1)
+    for ex in _odd_exchanges():
+        if b" 304 " in ex.response_head:
+            continue  # a 304 without an earlier response: no original to refer to (covered by the crawls)
+        prov = w.write(ex)
+        original = w.index.by_record_id(prov.payload_record_id) if prov.record_type == "revisit" else None
+        with open(w.stage / (warc.warc_name(SNAP1, 0) + warc.OPEN_SUFFIX), "rb") as f:
+            f.seek(prov.offset)
+            ours = gzip.decompress(f.read(prov.request_offset + prov.request_length - prov.offset))
+        reference = _warcio_members(ex, prov, dict(original) if original is not None else None)
+        # The request's record ID is random in both; everything else is equal byte for byte.
+        request_id = re.compile(rb"(WARC-Type: request\r\nWARC-Record-ID: )<urn:uuid:[^>]+>")
+        assert request_id.sub(rb"\1ID", ours) == request_id.sub(rb"\1ID", reference), ex.url
+    w.close()
 
 
 def test_torn_write_is_truncated_on_resume(tmp_path: Path) -> None:
