@@ -323,3 +323,61 @@ if __name__ == "__main__":
         _main_raw(_spec)
     else:
         main(sys.argv[1])
+
+
+def test_failed_writes_settled_at_close_are_counted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Writes the writer process answered while the crawl was closing (their done callbacks never ran on
+    the loop) still count: a failed one is logged by URL and counted in the summary line."""
+    import asyncio
+    import logging
+    from datetime import UTC, datetime
+
+    from scrapy.utils.test import get_crawler
+
+    from archive import warc
+    from crawler.capture import WARC_META, WarcCapture
+    from crawler.warc_process import Captured, open_writer
+    from crawler.workers import PipeWorker
+
+    settings = {
+        "WARC_ENABLED": True,
+        "ARCHIVE_ROOT": str(tmp_path),
+        "WARC_SITE": SITE,
+        "WARC_SNAPSHOT_ID": SNAP1,
+    }
+    crawler = get_crawler(scrapy.Spider, settings)
+    crawler.spider = scrapy.Spider(name="capture")
+
+    def exchange(url: str, started_at: Any) -> Captured:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 4\r\n\r\n"
+        request = b"GET / HTTP/1.1\r\nHost: e.test\r\n\r\n"
+        return Captured(url, request, head, url[-4:].encode(), "127.0.0.1", started_at)
+
+    good = [Request(f"http://e.test/ok/{i}") for i in range(3)]
+    bad = [Request(f"http://e.test/bad/{i}") for i in range(2)]
+
+    async def crawl_then_close() -> WarcCapture:
+        ext = WarcCapture(crawler)
+        args = ext._writer_args()
+        ext._site, ext._snapshot_id = args["site"], args["snapshot_id"]
+        ext._worker = PipeWorker(open_writer, (args,))  # what spider_opened starts for a fast crawl
+        for i, request in enumerate(good + bad):
+            started = datetime.now(UTC) if i < len(good) else "not a time"  # the writer cannot date it
+            ext.captured(exchange(request.url, started), request, None)
+        assert ext.failed == 0 and len(ext._unsettled) == 5  # nothing answered yet: the loop has not turned
+        ext.spider_closed(crawler.spider, "finished")  # blocks until the writer has answered every write
+        return ext
+
+    with caplog.at_level(logging.INFO, logger="crawler.capture"):
+        ext = asyncio.run(crawl_then_close())
+    assert ext.failed == 2 and not ext._unsettled
+    assert [r.meta[WARC_META].record_type for r in good] == ["response"] * 3
+    assert not any(WARC_META in r.meta for r in bad)
+    errors = [m.getMessage() for m in caplog.records if m.levelno == logging.ERROR]
+    assert sorted(e.split(" was not written")[0] for e in errors) == [
+        f"WARC: the exchange of {r.url}" for r in bad
+    ]
+    assert f"WARC: exchanges written for {SITE}/{SNAP1} (2 failed)" in caplog.text
+    staged = sorted(warc.stage_dir(tmp_path, SITE, SNAP1).glob("*.warc.gz"))
+    uris = [rec.uri for path in staged for rec in warc.iter_records(path) if rec.rec_type == "response"]
+    assert uris == [r.url for r in good]
