@@ -188,13 +188,18 @@ def _run_scrapy(
     )
     process = CrawlerProcess(settings)
     process.crawl(BoardSpider, profile=opts.profile)
-    thresholds = gc.get_threshold()
+    thresholds, root_level = gc.get_threshold(), logging.root.level
     _tune_gc()
+    # Scrapy leaves the root logger at NOTSET and filters in its handler: every DEBUG message of a crawl
+    # ("Crawled (200)", "Scraped from", one or two a page) then builds a LogRecord, with a walk up the
+    # stack, for the handler to drop. At the crawl's level the logger drops them before that.
+    logging.root.setLevel(settings.get("LOG_LEVEL"))
     try:
         process.start()
-    finally:  # a caller that goes on (a test, a notebook) gets its collector back as it was
+    finally:  # a caller that goes on (a test, a notebook) gets its collector and root logger back
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+        logging.root.setLevel(root_level)
 
 
 #: The cyclic collector's thresholds during a crawl (Python's default: 700, 10, 10).

@@ -79,6 +79,7 @@ class PipeWorker:
         self._outbuf = bytearray()  # frames not yet taken by the pipe
         self._inbuf = bytearray()  # reply bytes not yet a whole frame
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop watching the pipes, if any
+        self._flush_handle: asyncio.Handle | None = None  # the write of this turn's calls, once due
         self._dead: str | None = None  # why the worker is gone
         self._outbuf += _frame(pickle.dumps(list(sys.path)))
         self._outbuf += _frame(pickle.dumps((initializer, initargs)))
@@ -176,19 +177,28 @@ class PipeWorker:
         self._loop = loop
 
     def _detach(self) -> None:
+        if self._flush_handle is not None:  # what it would write stays in _outbuf for whoever comes next
+            self._flush_handle.cancel()
+            self._flush_handle = None
         loop, self._loop = self._loop, None
         if loop is not None and not loop.is_closed():
             loop.remove_reader(self._out)
             loop.remove_writer(self._in)
 
     def _send(self, data: bytes) -> None:
-        idle = not self._outbuf  # else the pipe is full and the writer callback drains it, in order
+        idle = not self._outbuf  # else a flush is due, or the pipe is full and the writer callback drains it
         self._outbuf += data
         if idle:
-            self._write_some()
-            if self._outbuf:
-                assert self._loop is not None
-                self._loop.add_writer(self._in, self._on_writable)
+            # Written once the loop has run the callbacks already due this turn: the calls of a burst of
+            # responses go in one write, and the worker wakes once for them.
+            assert self._loop is not None
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        self._write_some()
+        if self._outbuf and self._loop is not None:
+            self._loop.add_writer(self._in, self._on_writable)
 
     def _on_writable(self) -> None:
         self._write_some()

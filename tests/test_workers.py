@@ -38,6 +38,33 @@ def test_answers_come_back_in_order_with_their_errors(worker: PipeWorker) -> Non
     assert worker.pending == 0 and worker.alive
 
 
+def test_calls_of_one_turn_of_the_loop_go_in_one_write(
+    worker: PipeWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of calls (the responses one select() returned) reaches the worker in one write: the
+    crawl makes one system call for them and the worker wakes once."""
+    import crawler.workers as workers
+
+    writes: list[int] = []
+    real_write = os.write
+
+    def counting_write(fd: int, data: bytes) -> int:
+        if fd == worker._in:
+            writes.append(len(data))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(workers.os, "write", counting_write)
+
+    async def run() -> list[int]:
+        burst = [worker.call(operator.add, i, 1) for i in range(8)]  # one turn
+        first = await asyncio.gather(*burst)
+        later = await worker.call(operator.add, 100, 1)  # a turn of its own
+        return [*first, later]
+
+    assert asyncio.run(run()) == [*range(1, 9), 101]
+    assert len(writes) == 2, writes
+
+
 def test_payloads_larger_than_a_pipe_go_both_ways(worker: PipeWorker) -> None:
     big = os.urandom(3_000_000)  # pipes hold 64 KB: both directions must be drained by the loop
 
