@@ -320,7 +320,7 @@ def _cdxj_line(
 ) -> str:
     """The line cdxj-indexer writes for a response or revisit record (its fields, order and rules: the
     status code, the Content-Type up to ``;`` or space, ``warc/revisit`` as a revisit's mime), from what
-    the writer has in hand instead of reading the WARC back."""  # fmt: skip
+    the writer has in hand instead of reading the WARC back."""
     lines = head.split(b"\n")
     protocol_status = _decode_line(lines[0]).rstrip().split(" ", 1)
     index: dict[str, str] = {"url": url}

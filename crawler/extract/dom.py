@@ -247,7 +247,7 @@ def _drop_tree(node: etree._Element) -> None:
 
 
 def _clean_html_lxml(el: etree._Element, base_url: str) -> str:
-    """clean_html through lxml.html (for a body that carries its own <base href>)."""
+    """clean_html through lxml.html: for a body with its own <base href>, or links with control characters."""
     copy = lxml.html.fromstring(lxml.html.tostring(el, encoding="unicode"))
     for node in list(copy.iter()):
         if not isinstance(node.tag, str) or (node.tag in DROP_TAGS and node is not copy):
