@@ -61,8 +61,13 @@ _HOME = {
 
 def __getattr__(name: str) -> Any:
     home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'archive' has no attribute {name!r}")
+    if home is None:  # a submodule (archive.schema, archive.warc...), as after an eager import
+        try:
+            return importlib.import_module(f"archive.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"archive.{name}":
+                raise
+            raise AttributeError(f"module 'archive' has no attribute {name!r}") from None
     module = importlib.import_module(f"archive.{home}")
     value = getattr(module, "open_archive" if name == "open" else name)
     globals()[name] = value  # the next lookup is a plain attribute

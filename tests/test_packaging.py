@@ -50,3 +50,26 @@ def test_scrapy_finds_the_site_spider_from_the_repository_root() -> None:
     )
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.split() == ["board", "seoulsolution"]
+
+
+def test_archive_loads_its_parts_on_first_use() -> None:
+    """`import archive` is light (the WARC writer's process needs only archive.warc), and every documented
+    name and submodule is still an attribute of the package; archive.compact stays the function."""
+    code = (
+        "import sys, archive\n"
+        "print(sorted(m for m in ('pyarrow', 'pandas', 'scrapy') if m in sys.modules))\n"
+        "import archive.compaction\n"
+        "print(archive.schema.SCHEMA_VERSION == archive.SCHEMA_VERSION,"
+        " archive.schema.PARTITIONING is not None)\n"
+        "print(archive.compact.__name__, archive.open.__name__, archive.warc.publish.__name__)\n"
+        "print(all(hasattr(archive, name) for name in archive.__all__))\n"
+        "try:\n    archive.no_such_name\nexcept AttributeError as exc:\n    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [
+        "[]",
+        "True True",
+        "compact open_archive publish",
+        "True",
+        "module 'archive' has no attribute 'no_such_name'",
+    ]
