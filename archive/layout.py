@@ -132,8 +132,12 @@ def fsync_dir(path: Path) -> None:
 
 def atomic_write_json(path: Path, content: dict[str, Any], *, indent: int | None = 2) -> None:
     """Write ``path`` so that a crash leaves either the old file (or none) or the complete new one."""
+    atomic_write_bytes(path, json.dumps(content, indent=indent, sort_keys=True, ensure_ascii=False).encode())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``path`` so that a crash leaves either the old file (or none) or the complete new one."""
     tmp = path.with_name(f".{path.name}.tmp")
-    data = json.dumps(content, indent=indent, sort_keys=True, ensure_ascii=False).encode()
     with tmp.open("wb") as f:
         f.write(data)
         f.flush()

@@ -575,7 +575,7 @@ class WarcWriter:
             db.execute("UPDATE files SET state = 'closed' WHERE name = ?", (name,))
         lines = self._cdxj.pop(name, None)
         if lines is not None:
-            _write_atomically(self.stage / cdxj_name(name), "".join(sorted(lines)))
+            layout.atomic_write_bytes(self.stage / cdxj_name(name), "".join(sorted(lines)).encode())
 
     def finish(self) -> list[Path]:
         """Close the open file and write the CDXJ of every finished file of the snapshot still in staging.
@@ -684,15 +684,6 @@ def write_cdxj(warc_path: str | Path, out_path: str | Path) -> Path:
         os.fsync(f.fileno())
     os.replace(tmp, out_path)
     return out_path
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def read_cdxj(path: str | Path) -> list[tuple[str, str, dict[str, Any]]]:

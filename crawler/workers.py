@@ -4,9 +4,10 @@
 process (a management thread and a queue feeder): about 0.4 ms of that process's CPU per task, and the
 crawl's calls that release the GIL (a socket send, zlib, SQLite) took several times longer beside them
 (docs/benchmark.md).
-Here the reactor thread writes each call as a length-prefixed pickle to the worker's stdin and reads the
-replies from its stdout when the event loop reports it readable; the worker runs the calls one at a time,
-in order, and answers in the same order (about 0.1 ms of the crawl's CPU per call).
+Here the reactor thread writes the calls of each turn of its event loop, as length-prefixed pickles, to
+the worker's stdin and reads the replies from its stdout when the event loop reports it readable; the
+worker runs the calls one at a time, in order, and answers in the same order (about 0.1 ms of the crawl's
+CPU per call).
 
 The functions a worker runs are module-level (pickled by reference); so are their arguments and results.
 POSIX only (non-blocking pipes watched by a selector event loop): ``available()`` says whether it can run.
