@@ -11,12 +11,14 @@ import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from crawler.monitors import Thresholds
 
-PROFILES_DIR = Path(__file__).parent / "profiles"
+# Read as package resources, not as files next to this module: in a Scrapyd egg they are zip members.
+PROFILES_DIR = resources.files("crawler") / "profiles"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -126,14 +128,13 @@ def _section(data: dict, name: str, cls: type, source: str):
 def load_profile(name_or_path: str) -> SiteProfile:
     """Load a bundled profile by name (``seoulsolution``) or any profile by its TOML path."""
     path = Path(name_or_path)
-    if not path.suffix:
-        path = PROFILES_DIR / f"{name_or_path}.toml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.toml")))
+    found = PROFILES_DIR / f"{name_or_path}.toml" if not path.suffix else path
+    if not found.is_file():
+        known = ", ".join(sorted(p.name[:-5] for p in PROFILES_DIR.iterdir() if p.name.endswith(".toml")))
         raise ProfileError(f"no site profile {name_or_path!r} (bundled profiles: {known})")
-    source = str(path.name)
+    source = found.name
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(found.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{source}: {exc}") from None
     try:
