@@ -16,17 +16,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from crawler.extract import (
-    ListingPage,
-    extract_blocks,
-    extract_listing,
-    extract_partners,
-    extract_post,
-    parse_html,
-)
+from crawler.extract import ListingPage, extract_front, extract_listing, extract_post, parse_html
 from crawler.items import Block, ListingRow, Partner, Post
 from crawler.profile import SiteProfile
 from crawler.workers import PipeWorker, WorkerDied, available
@@ -77,10 +71,7 @@ def _front(
     wanted: frozenset[str],
     fetched_at: datetime,
 ) -> tuple[list[Block], list[Partner]]:
-    doc = parse_html(body, url, charset)
-    blocks = extract_blocks(doc, profile, fetched_at=fetched_at) if "blocks" in wanted else []
-    partners = extract_partners(doc, profile, fetched_at=fetched_at) if "partners" in wanted else []
-    return blocks, partners
+    return extract_front(parse_html(body, url, charset), profile, wanted=wanted, fetched_at=fetched_at)
 
 
 _KINDS = {"listing": _listing, "post": _post, "front": _front}
@@ -152,7 +143,7 @@ class Extractors:
         )
 
     async def front(
-        self, body: bytes, url: str, charset: str | None, *, wanted: set[str], fetched_at: datetime
+        self, body: bytes, url: str, charset: str | None, *, wanted: Collection[str], fetched_at: datetime
     ) -> tuple[list[Block], list[Partner]]:
         return await self._call("front", body, url, charset, wanted=frozenset(wanted), fetched_at=fetched_at)
 

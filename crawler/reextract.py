@@ -1,15 +1,15 @@
 """``crawler reextract``: rebuild a snapshot's records from its WARC files alone, with today's extractors.
 
 No network and no Scrapy engine: the responses come from the archive's WARCs (revisits resolved to their
-original payloads), the same pure extractors read them, and the records are committed as a new snapshot
+original payloads), the same pure extractors read them, walked as the spider walks the live board
+(``crawler.navigation``: post links, front pages, logos), and the records are committed as a new snapshot
 revision (the next free id after the original's, same logical time); the original is never touched.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import re
+import functools
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,14 +21,14 @@ from crawler import __version__
 from crawler.extract import (
     ExtractionError,
     charset_from_content_type,
-    extract_blocks,
+    extract_front,
     extract_listing,
-    extract_partners,
     extract_post,
     parse_html,
 )
 from crawler.incremental import url_key
 from crawler.items import RECORD_TYPES, Failure, ListingRow, PostSeen, as_row, stamp_provenance
+from crawler.navigation import front_pages, front_records, is_post_link, logos_to_fetch, set_logo
 from crawler.profile import load_profile
 
 
@@ -85,7 +85,7 @@ def reextract(root: str | Path, snapshot_id: str, site: str) -> str:
         try:
             listing = extract_listing(document(url), profile, page=page, now=now, fetched_at=captured[url].at)
         except ExtractionError as exc:
-            stage(url, "error", [Failure(url=url, stage="extract", reason=str(exc), at=_now())])
+            stage(url, "error", [_failure(url, "extract", str(exc))])
             break
         stage(
             url,
@@ -98,23 +98,21 @@ def reextract(root: str | Path, snapshot_id: str, site: str) -> str:
             posts += _post(row, captured, known_ids, profile, now, stage, document)
         url, page = listing.next_url, page + 1
 
-    for front in {
-        s for s in (profile.partners and profile.partners.page, profile.blocks and profile.blocks.page) if s
-    }:
-        front_url = profile.url(front)
-        if front_url not in captured:
+    for front_url, wanted in front_pages(profile).items():
+        front = captured.get(front_url)
+        if front is None:
             continue
-        doc = document(front_url)
-        at = captured[front_url].at
-        records: list[Any] = [*extract_blocks(doc, profile, fetched_at=at)] if profile.blocks else []
-        for partner in extract_partners(doc, profile, fetched_at=at):
-            logo = captured.get(partner.logo_url or "")
+        try:
+            blocks, partners = extract_front(document(front_url), profile, wanted=wanted, fetched_at=front.at)
+        except ExtractionError as exc:
+            stage(front_url, "error", [_failure(front_url, "extract", str(exc))])
+            continue
+        for logo_url, group in logos_to_fetch(partners).items():
+            logo = captured.get(logo_url)
             if logo is not None and logo.status == 200:
-                partner.logo_sha256 = hashlib.sha256(logo.body).hexdigest()
-                partner.logo_bytes = len(logo.body)
-                partner.logo_type = (logo.header("Content-Type") or "").split(";")[0].strip() or None
-            records.append(partner)
-        stage(front_url, "front", _stamped(records, captured[front_url]))
+                set_logo(group, logo.body, logo.header("Content-Type"))
+        records = front_records(blocks, partners, wanted, functools.partial(_failure, front_url, "extract"))
+        stage(front_url, "front", _stamped(records, front))
 
     writer.commit(
         {
@@ -140,14 +138,13 @@ def _post(row: ListingRow, captured, known_ids, profile, now, stage, document) -
     """Stage the post a listing row links to, from its capture or, when it was not downloaded in the
     original run, as carried forward (its known version)."""
     url = row.post_url
-    if not url or not re.search(profile.post.link_pattern, url):
+    if not is_post_link(profile, url):
         return 0
     capture = captured.get(url)
     if capture is None or capture.status not in (200, 304) or not capture.body:
         post_id = row.post_id or known_ids.get(url_key(url))
         if capture is not None and capture.status and capture.status >= 400:
-            stage(url, "error", [Failure(url=url, stage="http", reason=f"HTTP {capture.status}",
-                                         http_status=capture.status, at=_now())])  # fmt: skip
+            stage(url, "error", [_failure(url, "http", f"HTTP {capture.status}", capture.status)])
         elif post_id:
             stage(url, "post", [PostSeen(post_id=post_id, url=url, fetch="skipped")])
         return 0
@@ -156,7 +153,7 @@ def _post(row: ListingRow, captured, known_ids, profile, now, stage, document) -
             document(url), profile, now=now, listing=row, http_status=200, fetched_at=capture.at
         )
     except ExtractionError as exc:
-        stage(url, "error", [Failure(url=url, stage="extract", reason=str(exc), at=_now())])
+        stage(url, "error", [_failure(url, "extract", str(exc))])
         return 0
     post.etag, post.last_modified = capture.header("ETag"), capture.header("Last-Modified")
     records: list[Any] = _stamped([post], capture)
@@ -205,3 +202,7 @@ def _revision_id(arch, root: Path, site: str, snapshot_id: str) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _failure(url: str, stage: str, reason: str, status: int | None = None) -> Failure:
+    return Failure(url=url, stage=stage, reason=reason, http_status=status, at=_now())

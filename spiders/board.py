@@ -8,9 +8,7 @@ with the fact that the page is done, so that a killed crawl resumes without losi
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +32,7 @@ from crawler.incremental import (
     refresh_window,
 )
 from crawler.items import Failure, ListingRow, PageResult, Partner, PostSeen, stamp_provenance
+from crawler.navigation import front_pages, front_records, is_post_link, logos_to_fetch, set_logo
 from crawler.politeness import contact_of, politeness_settings
 from crawler.profile import SiteProfile, load_profile
 
@@ -110,7 +109,6 @@ class BoardSpider(scrapy.Spider):
             logger.warning(
                 "No contact configured: set --contact or CRAWLER_CONTACT before crawling a real site"
             )
-        spider._post_link = re.compile(spider.profile.post.link_pattern)
         spider.extractors = Extractors(spider.profile, workers_from(settings))
         crawler.signals.connect(spider._close_extractors, signal=scrapy.signals.spider_closed)
         return spider
@@ -143,13 +141,7 @@ class BoardSpider(scrapy.Spider):
             ):
                 requests.append(self._listing_request(next_url, info["page"] + 1))
         requests += self._resume_posts(resume.listing)
-        pages: dict[str, set[str]] = {}
-        if p.partners:
-            pages.setdefault(p.partners.page, set()).add("partners")
-        if p.blocks:
-            pages.setdefault(p.blocks.page, set()).add("blocks")
-        for path, wanted in pages.items():
-            url = p.url(path)
+        for url, wanted in front_pages(p).items():
             if url not in self._done:
                 requests.append(
                     Request(url, callback=self.parse_front, errback=self.failed, cb_kwargs={"wanted": wanted})
@@ -167,7 +159,7 @@ class BoardSpider(scrapy.Spider):
                 self._resolved_ids.setdefault(row.post_url, row.post_id)
         requests = []
         for row in rows:
-            if not row.post_url or row.post_url in self._done or not self._post_link.search(row.post_url):
+            if row.post_url in self._done or not is_post_link(self.profile, row.post_url):
                 continue
             known = self.known.lookup(row)
             decision = plan(row, known, self.now, self.refresh, _now())
@@ -218,7 +210,7 @@ class BoardSpider(scrapy.Spider):
     def _follow_row(self, row: ListingRow, records: list[Any], requests: list[Request]) -> None:
         url = row.post_url
         records.append(row)
-        if not url or not self._post_link.search(url):
+        if not is_post_link(self.profile, url):
             return
         known = self.known.lookup(row)
         if row.post_id is None:
@@ -303,40 +295,29 @@ class BoardSpider(scrapy.Spider):
 
     # -- partners and blocks ----------------------------------------------------------------------
 
-    async def parse_front(self, response: Response, wanted: set[str]) -> AsyncOutput:
+    async def parse_front(self, response: Response, wanted: frozenset[str]) -> AsyncOutput:
         source = _source(response)
         try:
             blocks, partners = await self.extractors.front(*_page(response), wanted=wanted, fetched_at=_now())
         except ExtractionError as exc:
             yield self._error(source, "extract", str(exc), response.status)
             return
-        records: list[Any] = list(blocks)
-        if "partners" in wanted and not partners:
-            records.append(
-                self._failure(source, "extract", "no partner logos matched the profile's sections")
-            )
+
+        def failure(reason: str) -> Failure:
+            return self._failure(source, "extract", reason)
+
         # Partners are staged now; each logo's hash updates them (same key) when its image arrives.
-        records += partners
+        records = front_records(blocks, partners, wanted, failure)
         yield PageResult(source, "front", await _stamped(records, response))
         for request in self._logo_requests(partners):
             yield request
 
     def _logo_requests(self, partners: list[Partner]) -> Iterator[Request]:
-        by_logo: dict[str, list[Partner]] = {}
-        for partner in partners:
-            if partner.logo_url and partner.logo_url not in self._done:
-                by_logo.setdefault(partner.logo_url, []).append(partner)
-        # One download per distinct logo URL, whatever number of partners shows it.
-        for url, group in by_logo.items():
+        for url, group in logos_to_fetch(partners, self._done).items():
             yield Request(url, callback=self.parse_logo, errback=self.failed, cb_kwargs={"partners": group})
 
     def parse_logo(self, response: Response, partners: list[Partner]) -> Output:
-        digest = hashlib.sha256(response.body).hexdigest()
-        kind = (_header(response, b"Content-Type") or "").split(";")[0].strip() or None
-        for partner in partners:
-            partner.logo_sha256 = digest
-            partner.logo_bytes = len(response.body)
-            partner.logo_type = kind
+        set_logo(partners, response.body, _header(response, b"Content-Type"))
         yield PageResult(_source(response), "logo", list(partners))
 
     # -- errors -----------------------------------------------------------------------------------
