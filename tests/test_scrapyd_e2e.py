@@ -188,10 +188,10 @@ def test_deploy_schedule_and_read_back(
     runs = ours.runs()
     assert list(runs["snapshot_id"]) == ["20261101T140000Z"]
     assert list(runs["status"]) == ["ok"]
-    assert len(ours.posts()) == len(cli.posts()) > 300
-    assert sorted(ours.posts()["post_id"]) == sorted(cli.posts()["post_id"])
+    posts, cli_posts = ours.posts(), cli.posts()
+    assert len(posts) == len(cli_posts) > 300
+    assert sorted(posts["post_id"]) == sorted(cli_posts["post_id"])
     assert ours.listing()["title"].tolist() == cli.listing()["title"].tolist()
     assert sorted(ours.partners()["name"]) == sorted(cli.partners()["name"])
-    posts = ours.posts()
     assert posts["warc_file"].notna().all()  # each post points at its response in the node's WARC files
     assert all((root / f).is_file() for f in posts["warc_file"].unique())
