@@ -1,17 +1,19 @@
 """Byte-exact capture of every HTTP exchange, for WARC files.
 
 Scrapy's ``Response`` loses the reason phrase, the raw header lines (order, casing, duplicates, the
-connection headers Twisted keeps to itself) and, after ``HttpCompressionMiddleware``, the content-encoding.
-``CapturingDownloadHandler`` is Scrapy's own HTTP/1.1 handler with its connection protocol instrumented:
+connection headers the client keeps to itself) and, after ``HttpCompressionMiddleware``, the
+content-encoding. ``CapturingDownloadHandler`` keeps them, with one of two clients:
 
-- the request: Twisted's ``Request.writeTo(transport)`` is given a recording stand-in for the transport, so
-  the bytes kept are exactly the bytes Twisted wrote to the socket (request line, header lines in the order
-  and casing Twisted sent them, the blank line, the body);
-- the response: every byte the connection's protocol receives while the request is current is kept, before
-  Twisted's parser sees it; the parser's end-of-response call (``_finishResponse(rest)``) marks where the
-  response ends. The head (status line with its reason phrase, header lines verbatim) and the body as it
-  came over the wire (content-encoded; with its chunk framing if the server chunked it) are split from
-  those bytes.
+- direct requests (the default): ``crawler.wire``, an asyncio HTTP/1.1 client whose parser reads the
+  bytes it received, so the request it wrote and the response's head and body as they came (content-encoded,
+  chunk framing included) are what it hands over; it costs the crawl's process far less CPU a request than
+  Twisted's client (docs/benchmark.md);
+- requests through a proxy or from a bound address (and every request with ``CAPTURE_CLIENT = "twisted"``
+  or a reactor other than asyncio's): Scrapy's own HTTP/1.1 handler with its connection protocol
+  instrumented. Twisted's ``Request.writeTo(transport)`` is given a recording stand-in for the transport,
+  so the bytes kept are exactly the bytes Twisted wrote to the socket; every byte the protocol receives
+  while the request is current is kept before Twisted's parser sees it, and the parser's end-of-response
+  call (``_finishResponse(rest)``) marks where the response ends.
 
 Nothing the rest of Scrapy sees changes, except that the handler puts ``Captured`` in
 ``request.meta["capture"]`` (``response.meta["capture"]`` for callbacks) and sends the
@@ -31,6 +33,7 @@ Enable with::
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import itertools
 import logging
 from collections import OrderedDict
@@ -42,7 +45,8 @@ from urllib.parse import urldefrag
 from scrapy import signals
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import NotConfigured
-from scrapy.http import Request, Response
+from scrapy.http import Headers, Request, Response
+from scrapy.responsetypes import responsetypes
 
 from crawler.warc_process import Captured, close_writer, finish, open_writer, write
 from crawler.workers import PipeWorker
@@ -208,16 +212,69 @@ def _capturing_factory(base: type, pending: _Pending) -> type:
 
 
 class CapturingDownloadHandler(HTTP11DownloadHandler):
-    """Scrapy's HTTP/1.1 handler, plus the exchange's wire bytes in ``request.meta["capture"]``."""
+    """HTTP/1.1 downloads with the exchange's wire bytes in ``request.meta["capture"]``.
+
+    Direct requests go through ``crawler.wire``'s asyncio client, which reads the wire bytes it parses.
+    A request through a proxy (``meta["proxy"]``) or from a bound address (``meta["bindaddress"]``,
+    ``DOWNLOAD_BIND_ADDRESS``) goes through Scrapy's own Twisted handler, instrumented as described
+    above, which knows tunnels and bound sockets. So does every request of a crawl whose reactor is not
+    asyncio's (the wire client runs on the asyncio loop). ``CAPTURE_CLIENT = "twisted"`` sends every
+    request that way."""
 
     def __init__(self, crawler: Any) -> None:
         super().__init__(crawler)
         self._pending = _Pending()
         self._pool._factory = _capturing_factory(self._pool._factory, self._pending)
+        from scrapy.utils.reactor import is_asyncio_reactor_installed
+
+        from crawler.wire import Pool
+
+        settings = crawler.settings
+        self._wire: Pool | None = None
+        if settings.get("CAPTURE_CLIENT", "wire") == "wire" and is_asyncio_reactor_installed():
+            self._wire = Pool(
+                verify_certificates=settings.getbool("DOWNLOAD_VERIFY_CERTIFICATES"),
+                max_idle=max(settings.getint("CONCURRENT_REQUESTS"), 1),
+            )
 
     async def download_request(self, request: Request) -> Response:
         for key in (CAPTURE_META, WARC_PENDING, WARC_META):
             request.meta.pop(key, None)  # a retry or redirect copies the meta of the request before
+        meta = request.meta
+        if self._wire is None or meta.get("proxy") or meta.get("bindaddress") or self._bind_address:
+            return await self._download_twisted(request)
+        exchange = await self._wire.fetch(
+            request.method,
+            request.url,
+            request.headers,
+            request.body,
+            timeout=meta.get("download_timeout"),
+            maxsize=meta.get("download_maxsize", self._default_maxsize),
+            warnsize=meta.get("download_warnsize", self._default_warnsize),
+            fail_on_dataloss=meta.get("download_fail_on_dataloss", self._fail_on_dataloss),
+            on_warnsize=_warn_size,
+        )
+        meta["download_latency"] = exchange.latency
+        response = _response(request, exchange)
+        captured = Captured(
+            url=urldefrag(request.url)[0],
+            request=exchange.sent,
+            response_head=exchange.head,
+            response_body=exchange.wire_body,
+            remote_ip=exchange.remote_ip,
+            started_at=exchange.started_at,
+            complete=exchange.complete,
+            interim=exchange.interim,
+        )
+        meta[CAPTURE_META] = captured
+        # Synchronous: WarcCapture's receiver only queues the write (an async send would start a task
+        # per receiver and response).
+        self._crawler.signals.send_catch_log(
+            exchange_captured, captured=captured, request=request, response=response
+        )
+        return response
+
+    async def _download_twisted(self, request: Request) -> Response:
         response = await super().download_request(request)
         keys = response.headers.pop(_MARKER, None)
         ex = self._pending.pop(keys[-1]) if keys else None
@@ -226,12 +283,42 @@ class CapturingDownloadHandler(HTTP11DownloadHandler):
             return response
         captured = ex.freeze(urldefrag(request.url)[0])
         request.meta[CAPTURE_META] = captured
-        # Handlers may answer with a Deferred, which is awaited. WarcCapture does not: it writes in its
-        # own process and leaves the write in request.meta["warc_pending"] for the callback to await.
-        await self._crawler.signals.send_catch_log_async(
+        self._crawler.signals.send_catch_log(
             exchange_captured, captured=captured, request=request, response=response
         )
         return response
+
+    async def close(self) -> None:
+        if self._wire is not None:
+            self._wire.close()
+        await super().close()
+
+
+def _warn_size(url: str, size: int, limit: int) -> None:
+    logger.warning(
+        "%s: the response (%d bytes) is larger than the download warn size (%d bytes)", url, size, limit
+    )
+
+
+def _response(request: Request, exchange: Any) -> Response:
+    headers = Headers()
+    for name, value in exchange.headers:
+        headers.appendlist(name, value)
+    body = exchange.body
+    respcls = responsetypes.from_args(headers=headers, url=request.url, body=body)
+    try:
+        ip = ipaddress.ip_address(exchange.remote_ip) if exchange.remote_ip else None
+    except ValueError:
+        ip = None
+    return respcls(
+        url=request.url,
+        status=exchange.status,
+        headers=headers,
+        body=body,
+        flags=exchange.flags or None,
+        ip_address=ip,
+        protocol=exchange.version.decode("ascii", "replace"),
+    )
 
 
 class WarcCapture:

@@ -34,6 +34,9 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.capture.CapturingDownloadHandler",
 }
 WARC_ENABLED = True
+# "wire": direct requests through crawler.wire's asyncio client (proxied ones through Twisted's);
+# "twisted": every request through Scrapy's own HTTP/1.1 handler, instrumented.
+CAPTURE_CLIENT = "wire"
 # Work that leaves the crawl's process, so that the reactor only crawls: worker processes that parse and
 # extract pages (crawler/extraction_pool.py; 0: none) and a process that writes the WARC records
 # (crawler/capture.py). None: only for a crawl without download delay on a machine with a second CPU.

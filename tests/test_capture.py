@@ -269,12 +269,16 @@ def raw_server() -> Iterator[RawServer]:
     server.close()
 
 
-def test_capture_is_the_wire_bytes(raw_server: RawServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", ["wire", "twisted"])
+def test_capture_is_the_wire_bytes(raw_server: RawServer, tmp_path: Path, client: str) -> None:
+    """Both clients of CapturingDownloadHandler: crawler.wire's (direct requests) and Twisted's
+    instrumented one (proxies, bound addresses)."""
     from archive.warc import iter_responses, snapshot_warcs
 
     root = tmp_path / "archive"
     spec = {"base_url": raw_server.url, "root": str(root), "snapshot_id": SNAP1, "concurrency": 1,
-            "results": str(tmp_path / "r.jsonl"), "spider": "raw"}  # fmt: skip
+            "results": str(tmp_path / "r.jsonl"), "spider": "raw",
+            "settings": {"CAPTURE_CLIENT": client}}  # fmt: skip
     proc = subprocess.run(
         crawl_command(spec), capture_output=True, text=True, timeout=120, cwd=REPO, env=crawl_env()
     )
