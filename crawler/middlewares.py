@@ -1,7 +1,10 @@
-"""Retries that are polite: ``Retry-After`` honoured on 429/503, exponential backoff otherwise.
+"""Downloader middlewares of the crawl.
 
-Scrapy's RetryMiddleware re-queues at once; a server that asks for a pause, or is failing, should get one.
-The pause also slows the host's download slot, so that other requests to it wait as well.
+- ``PoliteRetryMiddleware``: ``Retry-After`` honoured on 429/503, exponential backoff otherwise. Scrapy's
+  RetryMiddleware re-queues at once; a server that asks for a pause, or is failing, should get one. The
+  pause also slows the host's download slot, so that other requests to it wait as well.
+- ``MetaRefreshMiddleware``: Scrapy's meta-refresh redirects, without decoding every HTML page to look
+  for one.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as ScrapyMetaRefreshMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Request, Response
 from scrapy.utils.defer import deferred_to_future
@@ -90,3 +94,21 @@ class PoliteRetryMiddleware(RetryMiddleware):
         from twisted.internet import reactor
 
         reactor.callLater(delay, restore)  # type: ignore[attr-defined]
+
+
+#: How far into a page Scrapy looks for a meta refresh (``scrapy.utils.response.get_meta_refresh``).
+META_REFRESH_SCAN = 4096
+
+
+class MetaRefreshMiddleware(ScrapyMetaRefreshMiddleware):
+    """Scrapy's ``MetaRefreshMiddleware``, asked only about pages whose first 4 KB hold the word
+    ``refresh`` in ASCII. Scrapy's looks for a ``<meta http-equiv="refresh">`` in every HTML response by
+    decoding the whole body (``response.text``) and parsing its base URL: about a tenth of a millisecond
+    a page, for a tag that almost no board page has. The crawl's extractors work on the raw bytes, so
+    nothing else in the crawl's process decodes them. A page in an encoding where ``refresh`` is not
+    ASCII bytes (UTF-16) is not looked at."""
+
+    def process_response(self, request: Request, response: Response, spider: Any = None) -> Any:
+        if b"refresh" not in response.body[:META_REFRESH_SCAN].lower():
+            return response
+        return super().process_response(request, response)

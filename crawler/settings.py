@@ -49,6 +49,16 @@ ARCHIVE_COMPACT = True
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.PoliteRetryMiddleware": 550,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.MetaRefreshMiddleware": 580,
+}
+# Scrapy's spider middlewares that do nothing for this crawl, each a layer that every callback's output
+# crosses: DepthMiddleware (depth stats; no depth limit here: the pager and the profile bound the crawl)
+# and MetaCopyDetectionMiddleware (warns about meta copied from a response: a lint for spider authors,
+# which the spider's tests cover).
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
 }
 RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry; doubled each time
 RETRY_BACKOFF_MAX = 120.0

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -41,3 +42,34 @@ def test_intervals(text: str, seconds: float) -> None:
 def test_bad_intervals(text: str) -> None:
     with pytest.raises(ValueError, match="interval must look like"):
         parse_interval(text)
+
+
+def _meta_refresh_mw() -> Any:
+    from scrapy.utils.test import get_crawler
+
+    from crawler.middlewares import MetaRefreshMiddleware
+
+    return MetaRefreshMiddleware.from_crawler(get_crawler(settings_dict={"METAREFRESH_ENABLED": True}))
+
+
+def test_meta_refresh_is_still_followed() -> None:
+    from scrapy.http import HtmlResponse, Request
+
+    request = Request("http://127.0.0.1:8080/ko/content/1")
+    body = b'<html><head><META HTTP-EQUIV="Refresh" content="0; url=/ko/content/2"></head></html>'
+    response = HtmlResponse(request.url, body=body, request=request)
+    redirected = _meta_refresh_mw().process_response(request, response)
+    assert isinstance(redirected, Request)
+    assert redirected.url == "http://127.0.0.1:8080/ko/content/2"
+
+
+def test_a_page_without_the_word_refresh_is_not_decoded() -> None:
+    from scrapy.http import HtmlResponse, Request
+
+    request = Request("http://127.0.0.1:8080/ko/content/1")
+    # a refresh tag after the first 4 KB is not looked for by Scrapy either
+    late = b'<meta http-equiv="refresh" content="0; url=/x"></body>'
+    body = b"<html><body>" + "서울".encode() * 2000 + late
+    response = HtmlResponse(request.url, body=body, request=request, encoding="utf-8")
+    assert _meta_refresh_mw().process_response(request, response) is response
+    assert response._cached_ubody is None  # the body was never decoded
