@@ -301,9 +301,15 @@ def _warn_size(url: str, size: int, limit: int) -> None:
 
 
 def _response(request: Request, exchange: Any) -> Response:
-    headers = Headers()
+    # Grouped here and normalised once, by the Response (which copies whatever it is given into Headers).
+    grouped: dict[bytes, list[bytes]] = {}
     for name, value in exchange.headers:
-        headers.appendlist(name, value)
+        key = name.lower()
+        if key in grouped:
+            grouped[key].append(value)
+        else:
+            grouped[key] = [value]
+    headers = Headers(grouped)
     body = exchange.body
     respcls = responsetypes.from_args(headers=headers, url=request.url, body=body)
     try:

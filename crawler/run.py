@@ -162,6 +162,7 @@ def _discard(root: Path, site: str, snapshot_id: str) -> None:
 def _run_scrapy(
     opts: CrawlOptions, profile: SiteProfile, root: Path, now: datetime, *, resumed: bool
 ) -> None:
+    from scrapy import signals
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
@@ -187,19 +188,31 @@ def _run_scrapy(
         priority="cmdline",
     )
     process = CrawlerProcess(settings)
-    process.crawl(BoardSpider, profile=opts.profile)
-    thresholds, root_level = gc.get_threshold(), logging.root.level
+    crawler = process.create_crawler(BoardSpider)
+    level = settings.get("LOG_LEVEL")
+
+    scrapy_logger = logging.getLogger("scrapy")
+
+    def quiet_loggers() -> None:
+        # Scrapy filters by level in its root handler only: the root logger stays at NOTSET and its own
+        # "scrapy" logger at DEBUG (scrapy.utils.log.DEFAULT_LOGGING), so every DEBUG message of a crawl
+        # ("Crawled (200)", "Scraped from": two a page) builds a LogRecord, with a walk up the stack, for
+        # the handler to drop. At the crawl's level the loggers drop them before that. Set once the
+        # engine runs: the crawler resets the root logger when it applies its settings.
+        logging.root.setLevel(level)
+        scrapy_logger.setLevel(level)
+
+    crawler.signals.connect(quiet_loggers, signal=signals.engine_started, weak=False)
+    process.crawl(crawler, profile=opts.profile)
+    thresholds, root_level, scrapy_level = gc.get_threshold(), logging.root.level, scrapy_logger.level
     _tune_gc()
-    # Scrapy leaves the root logger at NOTSET and filters in its handler: every DEBUG message of a crawl
-    # ("Crawled (200)", "Scraped from", one or two a page) then builds a LogRecord, with a walk up the
-    # stack, for the handler to drop. At the crawl's level the logger drops them before that.
-    logging.root.setLevel(settings.get("LOG_LEVEL"))
     try:
         process.start()
-    finally:  # a caller that goes on (a test, a notebook) gets its collector and root logger back
+    finally:  # a caller that goes on (a test, a notebook) gets its collector and loggers back
         gc.unfreeze()
         gc.set_threshold(*thresholds)
         logging.root.setLevel(root_level)
+        scrapy_logger.setLevel(scrapy_level)
 
 
 #: The cyclic collector's thresholds during a crawl (Python's default: 700, 10, 10).

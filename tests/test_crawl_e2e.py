@@ -12,7 +12,7 @@ import pytest
 
 import archive
 from crawler.replica import ReplicaSite
-from tests.conftest import REPO
+from tests.conftest import DAY1_AT, REPO
 
 pytestmark = pytest.mark.slow
 
@@ -176,3 +176,32 @@ def test_scrapy_crawl_from_the_repository_root(replica_day1: str, tmp_path: Path
     assert list(arch.snapshots()["snapshot_id"]) == ["20261101T140000Z"]
     assert len(arch.listing()) == 21  # one page: the notice and 20 rows
     assert len(arch.posts()) == 21
+
+
+_COUNT_DEBUG_RECORDS = """
+import logging, sys
+made = []
+factory = logging.getLogRecordFactory()
+def counting(*args, **kwargs):
+    record = factory(*args, **kwargs)
+    if record.levelno < logging.INFO and record.name.startswith("scrapy.core"):
+        made.append(record.name)
+    return record
+logging.setLogRecordFactory(counting)
+from crawler.cli import main
+code = main(sys.argv[1:])
+print("DEBUG-RECORDS", len(made))
+sys.exit(code)
+"""
+
+
+def test_the_crawl_builds_no_debug_log_records_it_would_drop(replica_day1: str, tmp_path: Path) -> None:
+    """At the default level, Scrapy's per-page DEBUG lines ("Crawled (200)", "Scraped from") are dropped
+    by the root logger before a LogRecord is built: two a page otherwise."""
+    command = [sys.executable, "-c", _COUNT_DEBUG_RECORDS, "crawl", "seoulsolution",
+               "--base-url", replica_day1, "--archive", str(tmp_path / "a"), "--at", DAY1_AT,
+               "--max-pages", "2"]  # fmt: skip
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert archive.open(tmp_path / "a").runs().iloc[0]["responses"] > 40
+    assert "DEBUG-RECORDS 0" in proc.stdout, proc.stdout[-500:]
