@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from archive.commit import recover
     from archive.compaction import compact, compact_after_commit
-    from archive.errors import ArchiveFormatError, ArchiveLocked, ArchiveVersionError
+    from archive.errors import ArchiveFormatError, ArchiveLocked, ArchiveVersionError, StageError
     from archive.layout import parse_snapshot_id, snapshot_id_for, validate_site, validate_snapshot_id
     from archive.lock import CrawlLock, crawl_lock
     from archive.reader import Archive, to_pandas
@@ -41,6 +41,7 @@ _HOME = {
     "ArchiveFormatError": "errors",
     "ArchiveLocked": "errors",
     "ArchiveVersionError": "errors",
+    "StageError": "errors",
     "parse_snapshot_id": "layout",
     "snapshot_id_for": "layout",
     "validate_site": "layout",
@@ -89,6 +90,7 @@ __all__ = [
     "ArchiveVersionError",
     "CrawlLock",
     "SnapshotWriter",
+    "StageError",
     "compact",
     "compact_after_commit",
     "crawl_lock",

@@ -23,3 +23,14 @@ class ArchiveLocked(RuntimeError):
         super().__init__(message)
         self.holder = holder
         self.path = path
+
+
+class StageError(RuntimeError):
+    """Pages that ``SnapshotWriter.flush`` could not stage (the other pages of the flush were staged).
+
+    ``failed`` maps each page's source to why."""
+
+    def __init__(self, failed: dict[str, str]) -> None:
+        first = next(iter(failed.items()))
+        super().__init__(f"{len(failed)} page(s) not staged, e.g. {first[0]}: {first[1]}")
+        self.failed = failed

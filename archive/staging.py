@@ -128,23 +128,31 @@ class StageDB:
     def stage(self, rows: list[StagedRow], journal: tuple[str, str, str] | None) -> None:
         """Upsert ``rows`` (dataset, key, data) and, if given, the journal entry
         ``(source, kind, info_json)`` in one transaction."""
+        self.stage_many([(rows, journal)])
+
+    def stage_many(self, pages: list[tuple[list[StagedRow], tuple[str, str, str] | None]]) -> None:
+        """``stage`` for several pages, in order, in one transaction: all of them or none."""
         con = self.con
         seq = self._seq
         by_dataset: dict[str, list[tuple[int, int | str, bytes]]] = {}
-        for dataset, key, data in rows:
-            seq += 1
-            by_dataset.setdefault(dataset, []).append((seq, key, data))
+        journal_rows: list[tuple[str, int, str, str]] = []
+        for rows, journal in pages:
+            for dataset, key, data in rows:
+                seq += 1
+                by_dataset.setdefault(dataset, []).append((seq, key, data))
+            if journal is not None:
+                seq += 1
+                source, kind, info = journal
+                journal_rows.append((source, seq, kind, info))
         con.execute("BEGIN IMMEDIATE")
         try:
             for dataset, params in by_dataset.items():
                 con.executemany(self._upsert[dataset], params)
-            if journal is not None:
-                seq += 1
-                source, kind, info = journal
+            for entry in journal_rows:
                 con.execute(
                     "INSERT INTO journal(source, seq, kind, info) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT(source) DO UPDATE SET kind = excluded.kind, info = excluded.info",
-                    (source, seq, kind, info),
+                    entry,
                 )
             con.execute("COMMIT")
         except BaseException:

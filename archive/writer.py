@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from archive import catalog, files, layout
 from archive import commit as _commit
 from archive.convert import Converter, _Bad, converter_for, describe
-from archive.errors import ArchiveFormatError
+from archive.errors import ArchiveFormatError, StageError
 from archive.posts import carried_obs_row, fallback_hash, obs_row, version_row
 from archive.schema import DATASETS, RUNS, SCHEMA_VERSION, STAGE_DATASETS, STAGE_KEYS
 from archive.staging import STAGING_FORMAT, StageDB, StagedRow, dumps, listing_key
@@ -269,6 +269,8 @@ class SnapshotWriter:
         self._final_counts: dict[str, int] | None = None
         self._known_posts: set[str] | None = None
         self._state = "open"  # open -> committing -> committed | failed ; open -> aborted | closed
+        # Pages staged with defer=True, checked and waiting for flush(): (rows, journal entry).
+        self._deferred: list[tuple[list[StagedRow], tuple[str, str, str]]] = []
 
     # -- staging -----------------------------------------------------------------------------------
 
@@ -284,13 +286,20 @@ class SnapshotWriter:
         *,
         kind: str,
         info: dict[str, Any] | None = None,
+        defer: bool = False,
     ) -> None:
         """Stage the records one page produced and mark ``source`` done, in ONE transaction.
 
         ``records``: ``(dataset, row)`` pairs, datasets among ``archive.schema.STAGE_DATASETS``. A row whose
         key (``STAGE_KEYS``) was staged before replaces that row. Every row is checked first: a bad value
-        raises ValueError and nothing of the call is staged."""
-        db = self._check("stage")
+        raises ValueError and nothing of the call is staged.
+
+        ``defer=True``: the page is checked now and written by ``flush()``, in one transaction with the
+        pages deferred with it (every other call of this writer flushes first, so the order holds). A
+        crawl defers the pages of one turn of its event loop: one transaction for them all costs less
+        than one each. Until the flush, a kill loses the page: its source is not marked done, and a
+        resume fetches it again."""
+        self._check("stage")
         if not isinstance(source, str) or not source:
             raise ValueError(f"stage(): source must be a non-empty str (a URL), got {source!r}")
         if not isinstance(kind, str) or not kind:
@@ -301,16 +310,40 @@ class SnapshotWriter:
             info_json = json.dumps(info or {}, ensure_ascii=False, sort_keys=True)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"stage(): info of {source} is not JSON-serialisable: {exc}") from None
-        db.stage(self._prepare(records), (source, kind, info_json))
+        self._deferred.append((self._prepare(records), (source, kind, info_json)))
+        if not defer:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the pages staged with ``defer=True``, in one transaction. If it fails, each page is
+        tried on its own; ``StageError`` then names the pages that could not be staged (the others are)."""
+        if not self._deferred:
+            return
+        db = self._check("stage")
+        pages, self._deferred = self._deferred, []
+        try:
+            db.stage_many(pages)
+            return
+        except Exception:
+            if len(pages) == 1:
+                raise
+        failed: dict[str, str] = {}
+        for page in pages:
+            try:
+                db.stage_many([page])
+            except Exception as exc:
+                failed[page[1][0]] = f"{type(exc).__name__}: {exc}"
+        if failed:
+            raise StageError(failed)
 
     def write(self, dataset: str, row: dict[str, Any]) -> None:
         """Stage one row without a journal entry (for tools and tests; the crawler uses stage())."""
-        self._check("write")
-        self._db.stage(self._prepare([(dataset, row)]), None)  # type: ignore[union-attr]
+        self.flush()
+        self._check("write").stage(self._prepare([(dataset, row)]), None)
 
     def write_many(self, dataset: str, rows: Iterable[dict[str, Any]]) -> None:
-        self._check("write")
-        self._db.stage(self._prepare((dataset, r) for r in rows), None)  # type: ignore[union-attr]
+        self.flush()
+        self._check("write").stage(self._prepare((dataset, r) for r in rows), None)
 
     def _prepare(self, records: Iterable[tuple[str, Any]]) -> list[StagedRow]:
         out = []
@@ -358,6 +391,7 @@ class SnapshotWriter:
 
     def journal(self) -> dict[str, tuple[str, dict[str, Any]]]:
         """source -> (kind, info) of every staged source, in the order they were first staged."""
+        self.flush()
         return self._check("read the journal").journal()
 
     def staged(self, dataset: str) -> Iterator[dict[str, Any]]:
@@ -365,6 +399,7 @@ class SnapshotWriter:
         each with every column of the dataset (None where null), dates and timestamps as given (UTC)."""
         if dataset not in STAGE_DATASETS:
             raise ValueError(f"unknown dataset {dataset!r}; datasets: {list(STAGE_DATASETS)}")
+        self.flush()
         db = self._check("read staged rows")
         spec = _STAGE_SPECS[dataset]
         for batch in db.rows(dataset, batch=min(READ_BATCH_ROWS, self.batch_rows)):
@@ -376,6 +411,7 @@ class SnapshotWriter:
         """Rows staged per dataset (distinct keys)."""
         if self._db is None:
             return dict(self._final_counts or dict.fromkeys(STAGE_DATASETS, 0))
+        self.flush()
         return {name: self._db.count(name) for name in STAGE_DATASETS}
 
     @property
@@ -388,6 +424,7 @@ class SnapshotWriter:
     def commit(self, run: dict[str, Any]) -> Path:
         """Write the ``runs`` row, stream the staging into verified Parquet files, publish atomically.
         Returns the path of the snapshot's manifest."""
+        self.flush()
         db = self._check("commit")
         run_row = self._run_row(run)  # a bad run row fails here, and the writer stays usable
         self._state = "committing"
@@ -554,6 +591,11 @@ class SnapshotWriter:
 
     def close(self) -> None:
         """Stop using this writer and keep its staging for a later resume (as a killed crawl would)."""
+        if self._db is not None and self._state == "open":
+            try:
+                self.flush()
+            except Exception as exc:  # their sources are not marked done: a resume fetches them again
+                log.warning("%s/%s: deferred pages not staged: %s", self.site, self.snapshot_id, exc)
         if self._db is not None:
             self._final_counts = self.counts
             self._db.close()
@@ -562,7 +604,8 @@ class SnapshotWriter:
             self._state = "closed"
 
     def abort(self) -> None:
-        """Discard everything staged (the staging dir). A no-op after abort()."""
+        """Discard everything staged (the staging dir), deferred pages too. A no-op after abort()."""
+        self._deferred = []
         if self._state == "aborted":
             return
         if self._state == "committed":

@@ -297,6 +297,13 @@ def details(results: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
             f"{_pct(r.get('crawl_server_cpu_share_bare'))} (bare) / "
             f"{_pct(r.get('crawl_server_cpu_share_full'))} (full)"
         )
+        if r.get("crawl_ratio_same_client") is not None:
+            out.append(
+                f"crawl against the bare spider with the crawler's own HTTP client (crawler.wire): "
+                f"{r['crawl_bare_same_client_pages_per_s']:.0f} pages/s "
+                f"({r['crawl_bare_same_client_cpu_ms_per_page']:.1f} CPU ms/page), a ratio of "
+                f"{r['crawl_ratio_same_client']:.2f}"
+            )
         if r.get("crawl_ratio_cpu_ceiling") is not None:
             out.append(
                 f"crawl CPU ceiling: with every core busy, the full crawl's CPU per page (its processes and "

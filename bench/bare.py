@@ -4,7 +4,9 @@ crawl (16 requests, 16 per domain, the project's CONCURRENT_ITEMS), no delay, no
 robots.txt.
 
 Run: ``python -m bench.bare START_URL --stats FILE`` (one process per crawl: a reactor cannot restart);
-FILE receives Scrapy's stats as JSON.
+FILE receives Scrapy's stats as JSON. ``--client wire`` downloads with the crawler's own HTTP client
+(``crawler.capture.CapturingDownloadHandler``, which uses ``crawler.wire``; no WARC is written) instead
+of Scrapy's default Twisted one: the baseline of ``crawl_ratio_same_client``.
 """
 
 from __future__ import annotations
@@ -48,13 +50,23 @@ MIRRORED = (
 )
 
 
-def settings() -> dict[str, Any]:
+#: ``--client wire``: the crawler's download handler, with nothing else of the crawler.
+WIRE_HANDLERS = {
+    "http": "crawler.capture.CapturingDownloadHandler",
+    "https": "crawler.capture.CapturingDownloadHandler",
+}
+
+
+def settings(client: str = "scrapy") -> dict[str, Any]:
     """SETTINGS, plus the MIRRORED settings as the project sets them (Scrapy's defaults otherwise)."""
     from scrapy.settings import Settings
 
     project = Settings()
     project.setmodule("crawler.settings", priority="project")
-    return {**SETTINGS, **{name: project[name] for name in MIRRORED}}
+    used = {**SETTINGS, **{name: project[name] for name in MIRRORED}}
+    if client == "wire":
+        used["DOWNLOAD_HANDLERS"] = WIRE_HANDLERS
+    return used
 
 
 class BareSpider(scrapy.Spider):
@@ -79,10 +91,10 @@ class BareSpider(scrapy.Spider):
         return iter(())
 
 
-def crawl(start_url: str) -> dict[str, Any]:
+def crawl(start_url: str, client: str = "scrapy") -> dict[str, Any]:
     from scrapy.crawler import CrawlerProcess
 
-    used = settings()
+    used = settings(client)
     process = CrawlerProcess(used)
     crawler = process.create_crawler(BareSpider)
     process.crawl(crawler, start_url=start_url)
@@ -94,8 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bare", description=__doc__)
     parser.add_argument("start_url", help="the first listing page, e.g. http://127.0.0.1:PORT/ko/policy-news")
     parser.add_argument("--stats", required=True, help="write Scrapy's stats here as JSON")
+    parser.add_argument(
+        "--client", choices=("scrapy", "wire"), default="scrapy",
+        help="Scrapy's default HTTP client (default) or the crawler's (crawler.wire)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    stats = crawl(args.start_url)
+    stats = crawl(args.start_url, args.client)
     with open(args.stats, "w", encoding="utf-8") as fh:
         json.dump(stats, fh, default=str, sort_keys=True)
     return 0 if stats.get("finish_reason") == "finished" else 1

@@ -177,6 +177,63 @@ def test_stage_is_one_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     w.abort()
 
 
+def test_deferred_pages_are_staged_together_in_order(tmp_path: Path) -> None:
+    w = archive.SnapshotWriter(tmp_path, "kr", S1)
+    w.stage("https://x/1", listing_page(1, ["1"]), kind="listing", defer=True)
+    w.stage("https://x/2", listing_page(2, ["2"]), kind="listing", defer=True)
+    db = w._db
+    assert db is not None
+    assert db.count("listing") == 0 and db.journal() == {}  # checked, not written yet
+    with pytest.raises(ValueError, match="unknown dataset"):  # a bad page is refused when deferred
+        w.stage("https://x/bad", [("nope", {})], kind="listing", defer=True)
+    w.stage("https://x/3", listing_page(3, ["3"]), kind="listing")  # a plain stage flushes first
+    assert list(db.journal()) == ["https://x/1", "https://x/2", "https://x/3"]
+    w.stage("https://x/4", listing_page(4, ["4"]), kind="listing", defer=True)
+    assert list(w.journal()) == [f"https://x/{i}" for i in range(1, 5)]  # reading flushes
+    w.stage("https://x/5", listing_page(5, ["5"]), kind="listing", defer=True)
+    assert w.counts["listing"] == 5
+    w.abort()
+
+
+def test_a_kill_before_the_flush_loses_only_the_deferred_pages(tmp_path: Path) -> None:
+    w = archive.SnapshotWriter(tmp_path, "kr", S1)
+    w.stage("https://x/1", listing_page(1, ["1"]), kind="listing")
+    w.stage("https://x/2", listing_page(2, ["2"]), kind="listing", defer=True)
+    assert w._db is not None
+    w._db.con.close()  # the process dies: nothing runs after this
+    resumed = archive.SnapshotWriter(tmp_path, "kr", S1, resume=True)
+    assert list(resumed.journal()) == ["https://x/1"] and resumed.counts["listing"] == 1
+    resumed.abort()
+
+
+def test_a_flush_that_fails_stages_the_pages_it_can_and_names_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = archive.SnapshotWriter(tmp_path, "kr", S1)
+    for page in (1, 2, 3):
+        w.stage(f"https://x/{page}", listing_page(page, [str(page)]), kind="listing", defer=True)
+    db = w._db
+    assert db is not None
+    real = db.con
+
+    class Failing:  # the journal entry of page 2 cannot be written
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            if sql.startswith("INSERT INTO journal") and args[0][0] == "https://x/2":
+                raise sqlite3.OperationalError("disk I/O error (simulated)")
+            return real.execute(sql, *args)
+
+    monkeypatch.setattr(db, "con", Failing())
+    with pytest.raises(archive.StageError) as caught:
+        w.flush()
+    monkeypatch.undo()
+    assert list(caught.value.failed) == ["https://x/2"] and "disk I/O" in caught.value.failed["https://x/2"]
+    assert list(w.journal()) == ["https://x/1", "https://x/3"] and w.counts["listing"] == 2
+    w.abort()
+
+
 def test_resume_rules_resumable_and_discard(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nothing staged"):
         archive.SnapshotWriter(tmp_path, "kr", S1, resume=True)

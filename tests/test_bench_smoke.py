@@ -40,6 +40,9 @@ def test_bench_smoke(tmp_path: Path) -> None:
         assert value >= 0 if key in COUNTS else value > 0, (key, value)
     assert results["cpu_count"] >= 1
     assert results["crawl_bare_pages"] > 0 and results["crawl_full_pages"] > 0
+    # the bare spider with the crawler's HTTP client reads the same pages as with Scrapy's
+    assert [r["pages"] for r in results["crawl_bare_same_client_runs"]] == [results["crawl_bare_pages"]]
+    assert results["crawl_ratio_same_client"] > 0
     assert results["storage_crawls"] == 2 and results["storage_demo_days"] == 2
     assert results["rss_sizes_used"] == [20, 60]
 
