@@ -301,7 +301,8 @@ def _warn_size(url: str, size: int, limit: int) -> None:
 
 
 def _response(request: Request, exchange: Any) -> Response:
-    # Grouped here and normalised once, by the Response (which copies whatever it is given into Headers).
+    # Grouped first: one Headers update for them all instead of an appendlist each (the Response then
+    # copies the Headers it is given).
     grouped: dict[bytes, list[bytes]] = {}
     for name, value in exchange.headers:
         key = name.lower()

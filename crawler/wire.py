@@ -41,6 +41,9 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 
+#: The longest response head read (status line and header lines): a server that sends more is refused
+#: rather than buffered without end.
+MAX_HEAD_BYTES = 64 * 1024
 _LINE_END = re.compile(rb"\r?\n")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -144,7 +147,11 @@ class ResponseReader:
             self.start += 1  # blank lines before a status line are skipped (RFC 9112 §2.2)
         found = _HEAD_END.search(raw, self.start)
         if found is None:
+            if len(raw) - self.start > MAX_HEAD_BYTES:
+                raise ProtocolError(f"no end of the response head in its first {MAX_HEAD_BYTES} bytes")
             return False
+        if found.start() - self.start > MAX_HEAD_BYTES:
+            raise ProtocolError(f"a response head longer than {MAX_HEAD_BYTES} bytes")
         lines = _LINE_END.split(bytes(self.raw[self.start : found.start()]))
         version, status, reason = _status_line(lines[0])
         headers: list[tuple[bytes, bytes]] = []
@@ -473,11 +480,14 @@ class Pool:
                 return
             if not head_at:
                 head_at = time.monotonic()
+            # the body's bytes as received so far (chunk framing included): a chunk that never ends
+            # counts as it arrives
             expected = r._remaining if r._mode == "length" else 0
-            size = max(expected, r.body_bytes)
+            received = len(r.raw) - r.body_start  # type: ignore[operator]
+            size = max(expected, received)
             if maxsize and size > maxsize and not done.done():
                 conn.abort()
-                word = "expected " if expected > r.body_bytes else ""
+                word = "expected " if expected > received else ""
                 done.set_exception(DownloadCancelledError(
                     f"Cancelling download of {url}: {word}response size ({size}) larger than download max "
                     f"size ({maxsize})."

@@ -87,7 +87,7 @@ class ArchivePipeline:
         assert self.writer is not None
         records = [(RECORD_TYPES[type(r)], as_row(r)) for r in item.records]
         # The pages of one turn of the event loop share one transaction, written at the end of the turn
-        # (one commit a page cost the crawl's process about a tenth of a millisecond more a page).
+        # (a commit a page cost the crawl's process about 6 % more CPU, measured: docs/benchmark.md).
         loop = _running_loop()
         self.writer.stage(item.url, records, kind=item.kind, info=item.info, defer=loop is not None)
         if loop is not None and not self._flush_queued:

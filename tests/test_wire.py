@@ -165,6 +165,16 @@ def test_malformed_responses_are_protocol_errors(wire: bytes, message: str) -> N
         ResponseReader().feed(wire)
 
 
+def test_a_head_without_end_is_refused_not_buffered() -> None:
+    from crawler.wire import MAX_HEAD_BYTES
+
+    reader = ResponseReader()
+    assert not reader.feed(b"HTTP/1.1 200 OK\r\n")
+    with pytest.raises(ProtocolError, match="no end of the response head"):
+        for _ in range(MAX_HEAD_BYTES // 1000 + 1):
+            reader.feed(b"X-Pad: " + b"a" * 991 + b"\r\n")
+
+
 def test_agreeing_repeated_content_lengths_are_one_length() -> None:
     assert read(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok").body() == b"ok"
 
@@ -286,6 +296,8 @@ def test_timeout_size_limit_and_data_loss_are_scrapys_errors() -> None:
             b"/big": ok(b"x" * 5000),
             b"/huge": b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n" + b"x" * 100,
             b"/short": b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 10\r\n\r\nabc",
+            # one chunk said to be 1 GB long, which never ends: counted as it arrives
+            b"/chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40000000\r\n" + b"x" * 3000,
         }.get(target, ok())
 
     async def main() -> None:
@@ -297,6 +309,8 @@ def test_timeout_size_limit_and_data_loss_are_scrapys_errors() -> None:
                 await pool.fetch("GET", server.url + "/big", None, maxsize=1000)
             with pytest.raises(DownloadCancelledError, match=r"expected response size \(10000000\)"):
                 await pool.fetch("GET", server.url + "/huge", None, maxsize=1000)
+            with pytest.raises(DownloadCancelledError, match="larger than download max size"):
+                await pool.fetch("GET", server.url + "/chunk", None, maxsize=1000, timeout=5)
             warned: list[tuple[str, int, int]] = []
             big = await pool.fetch(
                 "GET", server.url + "/big", None, warnsize=1000, on_warnsize=lambda *a: warned.append(a)
