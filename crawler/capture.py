@@ -236,6 +236,9 @@ class CapturingDownloadHandler(HTTP11DownloadHandler):
                 verify_certificates=settings.getbool("DOWNLOAD_VERIFY_CERTIFICATES"),
                 max_idle=max(settings.getint("CONCURRENT_REQUESTS"), 1),
             )
+        # DownloadTimeoutMiddleware puts DOWNLOAD_TIMEOUT in every request's meta; without it, the
+        # setting still holds (180 s, Scrapy's default, if it is 0).
+        self._timeout = settings.getfloat("DOWNLOAD_TIMEOUT") or 180.0
 
     async def download_request(self, request: Request) -> Response:
         for key in (CAPTURE_META, WARC_PENDING, WARC_META):
@@ -248,7 +251,7 @@ class CapturingDownloadHandler(HTTP11DownloadHandler):
             request.url,
             request.headers,
             request.body,
-            timeout=meta.get("download_timeout"),
+            timeout=meta.get("download_timeout") or self._timeout,
             maxsize=meta.get("download_maxsize", self._default_maxsize),
             warnsize=meta.get("download_warnsize", self._default_warnsize),
             fail_on_dataloss=meta.get("download_fail_on_dataloss", self._fail_on_dataloss),

@@ -46,6 +46,7 @@ from scrapy.exceptions import (
 MAX_HEAD_BYTES = 64 * 1024
 _LINE_END = re.compile(rb"\r?\n")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -102,6 +103,7 @@ class ResponseReader:
         self._chunks: list[bytes] = []
         self._trailers = False  # chunked mode: in the trailer section
         self.body_bytes = 0  # message-body bytes seen so far (for the size limits)
+        self.head_at = 0.0  # time.monotonic() when the final head was parsed
 
     @property
     def head_done(self) -> bool:
@@ -146,12 +148,13 @@ class ResponseReader:
         while self.start < len(raw) and raw[self.start] in b"\r\n":
             self.start += 1  # blank lines before a status line are skipped (RFC 9112 §2.2)
         found = _HEAD_END.search(raw, self.start)
+        # interim responses and blank lines count too: a server that never sends its final head is refused
         if found is None:
-            if len(raw) - self.start > MAX_HEAD_BYTES:
-                raise ProtocolError(f"no end of the response head in its first {MAX_HEAD_BYTES} bytes")
+            if len(raw) > MAX_HEAD_BYTES:
+                raise ProtocolError(f"no final response head in the first {MAX_HEAD_BYTES} bytes")
             return False
-        if found.start() - self.start > MAX_HEAD_BYTES:
-            raise ProtocolError(f"a response head longer than {MAX_HEAD_BYTES} bytes")
+        if found.start() > MAX_HEAD_BYTES:
+            raise ProtocolError(f"more than {MAX_HEAD_BYTES} bytes before the end of the final response head")
         lines = _LINE_END.split(bytes(self.raw[self.start : found.start()]))
         version, status, reason = _status_line(lines[0])
         headers: list[tuple[bytes, bytes]] = []
@@ -172,6 +175,7 @@ class ResponseReader:
             return True
         self.version, self.status, self.reason, self.headers = version, status, reason, headers
         self.body_start = head_end
+        self.head_at = time.monotonic()
         self._frame()
         return True
 
@@ -196,14 +200,19 @@ class ResponseReader:
             else:
                 self._mode = "close"
                 self.keep_alive = False
-            if values.get(b"content-length"):
-                self.keep_alive = False  # both framings: Transfer-Encoding wins, the connection is not kept
+            if values.get(b"content-length") or self.version != b"HTTP/1.1":
+                # both framings (Transfer-Encoding wins), or Transfer-Encoding in HTTP/1.0: the framing
+                # may be faulty, so the connection is not kept (RFC 9112 §6.1)
+                self.keep_alive = False
         elif b"content-length" in values:
             lengths = {t.strip() for v in values[b"content-length"] for t in v.split(b",")}
             if len(lengths) != 1 or not next(iter(lengths)).isdigit():
                 raise ProtocolError(f"invalid Content-Length: {b', '.join(values[b'content-length'])!r}")
+            value = next(iter(lengths))
+            if len(value) > 18:  # more than an exabyte, and more digits than int() takes at once
+                raise ProtocolError(f"Content-Length too large: {value[:40]!r}")
             self._mode = "length"
-            self._remaining = int(next(iter(lengths)))
+            self._remaining = int(value)
             if self._remaining == 0:
                 self.end = self.body_start
         else:
@@ -222,13 +231,10 @@ class ResponseReader:
                 if not line:
                     self.end = self._pos
                 continue
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise ProtocolError(f"invalid chunk size line: {line[:40]!r}") from None
-            if size_text[:1] in (b"-", b"+") or size_text.lower().startswith(b"0x"):
+            size_text = line.split(b";", 1)[0].strip(b" \t")
+            if not _HEX.fullmatch(size_text):  # int(…, 16) would also take "0x", "+", "_" and spaces
                 raise ProtocolError(f"invalid chunk size line: {line[:40]!r}")
+            size = int(size_text, 16)
             if size == 0:
                 self._trailers = True
                 self._pos = nl + 1
@@ -314,6 +320,9 @@ class Connection(asyncio.Protocol):
         except ProtocolError as exc:
             self._finish(exc)
             return
+        except Exception as exc:  # a parser bug must fail this exchange, not the event loop's callback
+            self._finish(ProtocolError(f"unreadable response: {type(exc).__name__}: {exc}"))
+            return
         if complete:
             self._finish(None)
         elif self.on_data is not None:
@@ -332,7 +341,8 @@ class Connection(asyncio.Protocol):
         reader = self._reader
         if reader is None:
             return
-        if reader.eof():
+        # A body read until the connection closes ends with a clean close only: a reset cuts it.
+        if exc is None and reader.eof():
             self._finish(None)
         else:
             self._finish(
@@ -390,7 +400,7 @@ class Pool:
             _, conn = await loop.create_connection(
                 Connection, host, port, ssl=tls, server_hostname=host if tls else None
             )
-        except socket.gaierror as exc:
+        except (socket.gaierror, UnicodeError) as exc:
             raise CannotResolveHostError(f"cannot resolve {host}: {exc}") from exc
         except ConnectionRefusedError as exc:
             raise DownloadConnectionRefusedError(f"connection refused by {host}:{port}") from exc
@@ -429,11 +439,14 @@ class Pool:
         """One exchange. A request on a reused connection that the server had closed meanwhile (no byte
         of an answer) is sent once more on a new connection, as Twisted's pool does for idempotent
         methods."""
-        parts = urlsplit(url)
-        if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-            raise DownloadFailedError(f"unsupported URL for this client: {url}")
-        key = (parts.scheme, parts.hostname, parts.port or _DEFAULT_PORTS[parts.scheme])
-        sent = request_bytes(method, url, headers, body)
+        try:
+            parts = urlsplit(url)
+            if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+                raise ValueError("not an http(s) URL with a host")
+            key = (parts.scheme, parts.hostname, parts.port or _DEFAULT_PORTS[parts.scheme])
+            sent = request_bytes(method, url, headers, body)
+        except (ValueError, UnicodeError) as exc:  # a port out of range, a host IDNA refuses, ...
+            raise DownloadFailedError(f"cannot request {url}: {exc}") from None
         try:
             async with asyncio.timeout(timeout):
                 conn = self._take(key)
@@ -470,16 +483,13 @@ class Pool:
         done: asyncio.Future[ResponseReader] = loop.create_future()
         started_at = datetime.now(UTC)
         start = time.monotonic()
-        head_at = 0.0
         warned = False
 
         def on_data(r: ResponseReader) -> None:
-            # the head's arrival (the download latency) and the size limits, as the body arrives
-            nonlocal head_at, warned
+            # the size limits, as the body arrives
+            nonlocal warned
             if not r.head_done:
                 return
-            if not head_at:
-                head_at = time.monotonic()
             # the body's bytes as received so far (chunk framing included): a chunk that never ends
             # counts as it arrives
             expected = r._remaining if r._mode == "length" else 0
@@ -512,20 +522,19 @@ class Pool:
                 raise _Stale from None
             if fail_on_dataloss or not reader.head_done:
                 raise
-            return self._result(
-                conn, url, sent, reader, started_at, start, head_at, reused, False, ["dataloss"]
-            )
+            return self._result(conn, url, sent, reader, started_at, start, reused, False, ["dataloss"])
         except BaseException:
             conn.abort()  # a timeout, a cancel, a size limit, a protocol error: the connection is not reused
             raise
         if maxsize and reader.body_bytes > maxsize:  # a body that arrived in one read with its head
+            conn.close()
             raise DownloadCancelledError(
                 f"Cancelling download of {url}: response size ({reader.body_bytes}) larger than download max "
                 f"size ({maxsize})."
             )
         if warnsize and reader.body_bytes > warnsize and not warned and on_warnsize is not None:
             on_warnsize(url, reader.body_bytes, warnsize)
-        result = self._result(conn, url, sent, reader, started_at, start, head_at, reused, True, [])
+        result = self._result(conn, url, sent, reader, started_at, start, reused, True, [])
         self._give_back(key, conn)
         return result
 
@@ -537,7 +546,6 @@ class Pool:
         reader: ResponseReader,
         started_at: datetime,
         start: float,
-        head_at: float,
         reused: bool,
         complete: bool,
         flags: list[str],
@@ -559,7 +567,7 @@ class Pool:
             complete=complete,
             remote_ip=conn.remote_ip,
             started_at=started_at,
-            latency=(head_at or time.monotonic()) - start,
+            latency=(reader.head_at or time.monotonic()) - start,
             reused=reused,
             flags=flags,
         )

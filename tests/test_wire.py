@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from scrapy.exceptions import (
+    CannotResolveHostError,
     DownloadCancelledError,
     DownloadConnectionRefusedError,
     DownloadTimeoutError,
@@ -156,6 +157,9 @@ def test_folded_header_lines_and_blank_lines_before_the_status_line() -> None:
         ),
         (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "invalid Content-Length"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "invalid chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\n", "invalid chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x10\r\n", "invalid chunk size"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n", "Content-Length too large"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n", "chunk data not followed"),
         (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "does not upgrade"),
     ],
@@ -165,14 +169,29 @@ def test_malformed_responses_are_protocol_errors(wire: bytes, message: str) -> N
         ResponseReader().feed(wire)
 
 
-def test_a_head_without_end_is_refused_not_buffered() -> None:
+@pytest.mark.parametrize(
+    "filler",
+    [
+        b"X-Pad: " + b"a" * 991 + b"\r\n",  # a head that never ends
+        b"HTTP/1.1 100 Continue\r\n\r\n" * 40,  # interim responses without a final one
+        b"\r\n" * 500,  # blank lines
+    ],
+)
+def test_bytes_without_a_final_head_are_refused_not_buffered(filler: bytes) -> None:
     from crawler.wire import MAX_HEAD_BYTES
 
     reader = ResponseReader()
-    assert not reader.feed(b"HTTP/1.1 200 OK\r\n")
-    with pytest.raises(ProtocolError, match="no end of the response head"):
-        for _ in range(MAX_HEAD_BYTES // 1000 + 1):
-            reader.feed(b"X-Pad: " + b"a" * 991 + b"\r\n")
+    with pytest.raises(ProtocolError, match="final response head"):
+        for _ in range(MAX_HEAD_BYTES // len(filler) + 2):
+            reader.feed(filler)
+
+
+def test_http10_with_transfer_encoding_is_not_kept_alive() -> None:
+    wire = (
+        b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+    )
+    reader = read(wire)
+    assert reader.body() == b"ok" and not reader.keep_alive
 
 
 def test_agreeing_repeated_content_lengths_are_one_length() -> None:
@@ -214,6 +233,7 @@ class CannedServer:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.connections = 0
+        self.ended = 0  # connections that are over (closed by the client, or by the server)
         self.requests: list[bytes] = []
 
     async def __aenter__(self) -> CannedServer:
@@ -246,6 +266,7 @@ class CannedServer:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass  # the client went, or the test ended
         finally:
+            self.ended += 1
             writer.close()
 
 
@@ -322,6 +343,50 @@ def test_timeout_size_limit_and_data_loss_are_scrapys_errors() -> None:
             assert (partial.body, partial.complete, partial.flags) == (b"abc", False, ["dataloss"])
             assert (await pool.fetch("GET", server.url + "/", None)).body == b"hello"  # the pool still works
             pool.close()
+
+    run(main())
+
+
+def test_a_reset_cuts_a_body_read_until_close() -> None:
+    from crawler.wire import Connection
+
+    async def main() -> None:
+        conn = Connection()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[ResponseReader] = loop.create_future()
+        reader = ResponseReader()
+        conn._reader, conn._done = reader, done  # as send() leaves them, without a socket
+        conn.data_received(b"HTTP/1.1 200 OK\r\n\r\npartial bo")
+        conn.connection_lost(ConnectionResetError("reset by peer"))
+        with pytest.raises(ResponseDataLossError, match="reset by peer"):
+            await done
+
+    run(main())
+
+
+def test_a_response_over_the_size_limit_does_not_leave_its_connection_open() -> None:
+    async def main() -> None:
+        async with CannedServer(lambda head, i: ok(b"x" * 50)) as server:
+            pool = Pool()
+            for _ in range(3):
+                with pytest.raises(DownloadCancelledError):
+                    await pool.fetch("GET", server.url + "/", None, maxsize=10)
+            await asyncio.sleep(0.2)
+            assert server.connections == 3 and server.ended == 3  # one each, closed, none pooled
+            assert not any(pool._idle.values())
+            assert (await pool.fetch("GET", server.url + "/", None)).body == b"x" * 50
+            pool.close()
+
+    run(main())
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/", "http://a..b/", "ftp://127.0.0.1/"])
+def test_urls_this_client_cannot_request_are_scrapys_errors(url: str) -> None:
+    from scrapy.exceptions import DownloadFailedError
+
+    async def main() -> None:
+        with pytest.raises((DownloadFailedError, CannotResolveHostError)):
+            await Pool().fetch("GET", url, None, timeout=5)
 
     run(main())
 
