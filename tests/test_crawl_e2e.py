@@ -197,7 +197,7 @@ sys.exit(code)
 
 def test_the_crawl_builds_no_debug_log_records_it_would_drop(replica_day1: str, tmp_path: Path) -> None:
     """At the default level, Scrapy's per-page DEBUG lines ("Crawled (200)", "Scraped from") are dropped
-    by the root logger before a LogRecord is built: two a page otherwise."""
+    by the loggers (the root one and Scrapy's own) before a LogRecord is built: two a page otherwise."""
     command = [sys.executable, "-c", _COUNT_DEBUG_RECORDS, "crawl", "seoulsolution",
                "--base-url", replica_day1, "--archive", str(tmp_path / "a"), "--at", DAY1_AT,
                "--max-pages", "2"]  # fmt: skip
