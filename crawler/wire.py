@@ -292,7 +292,6 @@ class Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
-        self.used = 0  # exchanges completed on it
         self.remote_ip: str | None = None
         self._reader: ResponseReader | None = None
         self._done: asyncio.Future[ResponseReader] | None = None
@@ -357,7 +356,6 @@ class Connection(asyncio.Protocol):
         if done is None or done.done():
             return
         if exc is None:
-            self.used += 1
             done.set_result(reader)  # type: ignore[arg-type]
         else:
             done.set_exception(exc)

@@ -17,6 +17,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 DAY1_AT = "2026-11-01T14:00:00+00:00"
 
 
+def chunked(data: bytes, size: int) -> bytes:
+    """``data`` in the chunked transfer coding, ``size`` bytes a chunk, ending with the last chunk."""
+    out = b""
+    for i in range(0, len(data), size):
+        piece = data[i : i + size]
+        out += b"%x\r\n" % len(piece) + piece + b"\r\n"
+    return out + b"0\r\n\r\n"
+
+
 @dataclass
 class CrawlResult:
     archive: Path

@@ -24,6 +24,7 @@ import scrapy
 from scrapy import Request
 
 from crawler.capture import provenance
+from tests.conftest import chunked
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = "replica"
@@ -179,14 +180,6 @@ def run_capture_crawl(spec: dict[str, Any], timeout: float = 180) -> list[dict[s
 _GZ_BODY = gzip.compress(b"<html><body>" + "서울 ".encode() * 400 + b"</body></html>", mtime=0)
 
 
-def _chunked(data: bytes, size: int) -> bytes:
-    out = b""
-    for i in range(0, len(data), size):
-        part = data[i : i + size]
-        out += b"%x\r\n" % len(part) + part + b"\r\n"
-    return out + b"0\r\n\r\n"
-
-
 RAW_RESPONSES: dict[bytes, bytes] = {
     # an odd reason phrase, duplicated and oddly cased headers, no space after a colon, a non-ASCII value
     b"/odd": (
@@ -197,7 +190,7 @@ RAW_RESPONSES: dict[bytes, bytes] = {
     # chunked transfer coding over a gzip content coding, with a chunk extension
     b"/chunked": (
         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Encoding: gzip\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n" + _chunked(_GZ_BODY, 700).replace(b"\r\n", b";ext=1\r\n", 1)
+        b"Transfer-Encoding: chunked\r\n\r\n" + chunked(_GZ_BODY, 700).replace(b"\r\n", b";ext=1\r\n", 1)
     ),
     b"/empty": b"HTTP/1.1 204 No Content\r\nX-Empty: yes\r\n\r\n",
 }

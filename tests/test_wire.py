@@ -18,6 +18,7 @@ from scrapy.exceptions import (
 )
 
 from crawler.wire import Pool, ProtocolError, ResponseReader, request_bytes
+from tests.conftest import chunked
 
 
 def read(wire: bytes, *, step: int = 0, head_request: bool = False, eof: bool = False) -> ResponseReader:
@@ -59,14 +60,6 @@ def test_content_length_response_whole_and_in_pieces(step: int) -> None:
     assert reader.body() == b"hello"
     assert parts(reader) == (b"", LENGTH[: -len(b"hello")], b"hello")
     assert reader.keep_alive
-
-
-def chunked(data: bytes, size: int) -> bytes:
-    out = b""
-    for i in range(0, len(data), size):
-        piece = data[i : i + size]
-        out += b"%x\r\n" % len(piece) + piece + b"\r\n"
-    return out + b"0\r\n\r\n"
 
 
 @pytest.mark.parametrize("step", [0, 1, 5, 300])
