@@ -304,8 +304,8 @@ def _warn_size(url: str, size: int, limit: int) -> None:
 
 
 def _response(request: Request, exchange: Any) -> Response:
-    # Grouped first: one Headers update for them all instead of an appendlist each (the Response then
-    # copies the Headers it is given).
+    # Grouped first: one Headers update for them all instead of an appendlist each; given to the Response
+    # after it is made (its constructor would normalise every header again into a copy).
     grouped: dict[bytes, list[bytes]] = {}
     for name, value in exchange.headers:
         key = name.lower()
@@ -320,15 +320,16 @@ def _response(request: Request, exchange: Any) -> Response:
         ip = ipaddress.ip_address(exchange.remote_ip) if exchange.remote_ip else None
     except ValueError:
         ip = None
-    return respcls(
+    response = respcls(
         url=request.url,
         status=exchange.status,
-        headers=headers,
         body=body,
         flags=exchange.flags or None,
         ip_address=ip,
         protocol=exchange.version.decode("ascii", "replace"),
     )
+    response.headers = headers  # a Headers is kept as it is
+    return response
 
 
 class WarcCapture:

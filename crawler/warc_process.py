@@ -42,12 +42,21 @@ _WRITER: Any = None
 def open_writer(args: dict[str, Any]) -> None:
     global _WRITER
     from archive.warc import WarcWriter
+    from crawler.workers import answer_in_groups
 
     _WRITER = WarcWriter(**args)
+    # Writes that arrive together share one index commit, and the crawl hears of them after it: a page
+    # it stages then always has its records (see WarcWriter.commit).
+    answer_in_groups([write], _commit)
 
 
 def write(captured: Captured) -> Any:
-    return _WRITER.write(captured)
+    return _WRITER.write(captured, commit=False)
+
+
+def _commit() -> None:
+    if _WRITER is not None:
+        _WRITER.commit()
 
 
 def close_writer(finished: bool) -> None:

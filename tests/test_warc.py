@@ -443,3 +443,90 @@ def test_read_record_on_a_cdxj_written_by_hand(two_crawls: dict[str, Any]) -> No
         member = f.read(int(data["length"]))
     text = gzip.GzipFile(fileobj=io.BytesIO(member)).read()
     assert text.startswith(b"WARC/1.1\r\n") and data["url"].encode() in text
+
+
+def _indexed(root: Path) -> set[str]:
+    """The URIs of the records another connection sees in the site's index (what a resume would see)."""
+    with sqlite3.connect(warc.index_path(root, SITE)) as db:
+        return {uri for (uri,) in db.execute("SELECT uri FROM records")}
+
+
+def test_a_group_of_writes_is_recorded_by_its_commit(tmp_path: Path) -> None:
+    """write(commit=False) leaves the rows in one open transaction; commit() records them all at once,
+    after their bytes; a revisit inside the group finds the group's own earlier response."""
+    root = tmp_path / "a"
+    w = warc.WarcWriter(root, SITE, SNAP1, resume=False)
+    w.write(_Ex("http://example.org/before", b"0" * 3000))
+    first = w.write(_Ex("http://example.org/a", b"A" * 3000), commit=False)
+    again = w.write(_Ex("http://example.org/a2", b"A" * 3000), commit=False)
+    assert again.record_type == "revisit" and again.payload_offset == first.offset
+    assert _indexed(root) == {"http://example.org/before"}  # not yet recorded
+    w.commit()
+    assert _indexed(root) == {"http://example.org/before", "http://example.org/a", "http://example.org/a2"}
+    open_file = w.stage / (warc.warc_name(SNAP1, 0) + warc.OPEN_SUFFIX)
+    assert open_file.stat().st_size == again.request_offset + again.request_length  # flushed before
+    w.commit()  # nothing open: nothing to do
+    w.close()
+
+
+def test_a_group_killed_before_its_commit_is_gone_after_resume(tmp_path: Path) -> None:
+    root = tmp_path / "a"
+    w = warc.WarcWriter(root, SITE, SNAP1, resume=False)
+    kept = w.write(_Ex("http://example.org/kept", b"K" * 3000))
+    w.write(_Ex("http://example.org/lost", b"L" * 3000), commit=False)
+    w._f.flush()  # its bytes reached the file, not its index rows: then SIGKILL
+    w._f = None
+    w.index.db.close()
+    w2 = warc.WarcWriter(root, SITE, SNAP1, resume=True)
+    open_file = w2.stage / (warc.warc_name(SNAP1, 0) + warc.OPEN_SUFFIX)
+    assert open_file.stat().st_size == kept.request_offset + kept.request_length
+    assert _indexed(root) == {"http://example.org/kept"}
+    w2.close()
+
+
+def test_an_exchange_that_cannot_be_written_fails_alone_but_an_index_failure_fails_the_group(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "a"
+    w = warc.WarcWriter(root, SITE, SNAP1, resume=False)
+    w.write(_Ex("http://example.org/1", b"1" * 100), commit=False)
+    bad = _Ex("http://example.org/bad", b"x")
+    bad.started_at = "not a time"
+    with pytest.raises(AttributeError):
+        w.write(bad, commit=False)  # before any index row: the group is not affected
+    w.write(_Ex("http://example.org/2", b"2" * 100), commit=False)
+    w.commit()
+    assert _indexed(root) == {"http://example.org/1", "http://example.org/2"}
+
+    w.write(_Ex("http://example.org/3", b"3" * 100), commit=False)
+    w.index.db.execute("CREATE TEMP TRIGGER refuse BEFORE INSERT ON records WHEN NEW.uri LIKE '%/4' "
+                       "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")  # fmt: skip
+    with pytest.raises(sqlite3.DatabaseError, match="disk says no"):
+        w.write(_Ex("http://example.org/4", b"4" * 100), commit=False)
+    w.write(_Ex("http://example.org/5", b"5" * 100), commit=False)
+    with pytest.raises(warc.WarcGroupError, match="disk says no"):
+        w.commit()
+    assert _indexed(root) == {"http://example.org/1", "http://example.org/2"}  # none of 3, 4, 5
+    assert not w.index.db.in_transaction
+    # (the trigger was made inside the group's transaction: the rollback took it too)
+    w.write(_Ex("http://example.org/6", b"6" * 100), commit=False)
+    w.commit()  # the next group is not marked by the last one's failure
+    assert "http://example.org/6" in _indexed(root)
+    w.close()
+
+
+def test_rotation_inside_a_group(tmp_path: Path) -> None:
+    """A file that fills up in the middle of a group is committed and closed, and the group goes on in
+    the next file."""
+    root = tmp_path / "a"
+    w = warc.WarcWriter(root, SITE, SNAP1, max_bytes=20_000)
+    for i in range(12):
+        w.write(_Ex(f"http://example.org/{i}", os.urandom(4000)), commit=False)
+    w.commit()
+    assert _indexed(root) == {f"http://example.org/{i}" for i in range(12)}
+    w.finish()
+    w.close()
+    names = warc.publish(root, SITE, SNAP1)
+    assert len(names) >= 2
+    for name in names:
+        _warcio_ok(root / name)

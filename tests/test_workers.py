@@ -233,3 +233,65 @@ def test_a_worker_does_not_outlive_a_killed_crawl() -> None:
     while _running(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _running(pid)
+
+
+# -- answers in groups (what the WARC writer's process does): module-level, the worker imports them ------
+
+_GROUPS: list[list[int]] = []  # in the worker: the calls each run of the hook covered
+_OPEN: list[int] = []
+
+
+def _start_grouping(fail: bool) -> None:
+    from crawler.workers import answer_in_groups
+
+    def before_answers() -> None:
+        group = list(_OPEN)
+        _OPEN.clear()
+        if fail:
+            raise RuntimeError(f"the commit of {group} failed")
+        _GROUPS.append(group)
+
+    answer_in_groups([_grouped], before_answers)
+
+
+def _grouped(i: int) -> int:
+    _OPEN.append(i)
+    return i
+
+
+def _groups() -> list[list[int]]:
+    return _GROUPS
+
+
+def test_grouped_calls_are_answered_after_their_group_ends() -> None:
+    w = PipeWorker(_start_grouping, (False,))
+    try:
+
+        async def run() -> list[object]:
+            calls = [w.call(_grouped, i) for i in range(20)]  # one burst: one write
+            calls.append(w.call(operator.add, 1, 1))  # another function ends the group first
+            calls += [w.call(_grouped, i) for i in (20, 21)]
+            return await asyncio.gather(*calls)
+
+        assert asyncio.run(run()) == [*range(20), 2, 20, 21]  # in the order of the calls
+        groups = w.call_sync(_groups)
+    finally:
+        w.close(timeout=5)
+    assert [i for group in groups for i in group] == [*range(22)]  # every call in a group, once
+    assert len(groups) < 20 and groups[-1][-1] == 21  # back-to-back calls shared a group
+    assert not any(19 in g and 20 in g for g in groups)  # the other call split them
+
+
+def test_a_failing_group_end_fails_each_call_of_the_group() -> None:
+    w = PipeWorker(_start_grouping, (True,))
+    try:
+
+        async def run() -> list[object]:
+            calls = [w.call(_grouped, i) for i in range(3)] + [w.call(operator.add, 2, 2)]
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+        *grouped, other = asyncio.run(run())
+    finally:
+        w.close(timeout=5)
+    assert other == 4
+    assert all(isinstance(e, RuntimeError) and "the commit of [" in str(e) for e in grouped), grouped
