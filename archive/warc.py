@@ -262,7 +262,8 @@ class WarcGroupError(RuntimeError):
 
 _RESPONSE_TYPE = "application/http; msgtype=response"
 _REQUEST_TYPE = "application/http; msgtype=request"
-#: warcio's level; the records' bodies are mostly gzip already, so a lower level would save little.
+#: warcio's level. The payloads are mostly gzip already: deflate stores them at any level, and finds that
+#: out at the same cost (72-75 µs for a 3.4 KB post body at levels 1, 6 and 9).
 _GZIP_LEVEL = 9
 
 

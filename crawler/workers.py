@@ -388,7 +388,10 @@ def _serve(calls: Any, replies: Any) -> None:
             fn, args, kwargs = pickle.loads(frame)
         except BaseException as exc:
             fn, args, kwargs = _raise, (exc,), {}
-        grouped = fn in _GROUPED
+        try:
+            grouped = fn in _GROUPED
+        except TypeError:  # an unhashable callable is none of them
+            grouped = False
         if group and not grouped and not _answer(replies, _end_group(group)):
             return  # answers go in the order of the calls: the group's first
         try:

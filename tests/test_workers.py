@@ -295,3 +295,18 @@ def test_a_failing_group_end_fails_each_call_of_the_group() -> None:
         w.close(timeout=5)
     assert other == 4
     assert all(isinstance(e, RuntimeError) and "the commit of [" in str(e) for e in grouped), grouped
+
+
+class _Unhashable:
+    __hash__ = None  # type: ignore[assignment]
+
+    def __call__(self, x: int) -> int:
+        return 2 * x
+
+
+def test_an_unhashable_callable_is_answered_alone() -> None:
+    w = PipeWorker(_start_grouping, (False,))
+    try:
+        assert w.call_sync(_Unhashable(), 21) == 42 and w.alive
+    finally:
+        w.close(timeout=5)
