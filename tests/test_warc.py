@@ -378,11 +378,16 @@ def test_torn_write_is_truncated_on_resume(tmp_path: Path) -> None:
     assert warc.publish(root, SITE, SNAP1) == published  # idempotent
 
 
-def test_rotation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("grouped", [False, True], ids=["each-write", "one-group"])
+def test_rotation(tmp_path: Path, grouped: bool) -> None:
+    """Files rotate at max_bytes; in a group, the file that fills up is committed and closed, and the
+    group goes on in the next one."""
     root = tmp_path / "a"
     w = warc.WarcWriter(root, SITE, SNAP1, max_bytes=20_000)
     for i in range(12):
-        w.write(_Ex(f"http://example.org/{i}", os.urandom(4000)))
+        w.write(_Ex(f"http://example.org/{i}", os.urandom(4000)), commit=not grouped)
+    w.commit()
+    assert _indexed(root) == {f"http://example.org/{i}" for i in range(12)}
     w.finish()
     w.close()
     names = warc.publish(root, SITE, SNAP1)
@@ -515,18 +520,36 @@ def test_an_exchange_that_cannot_be_written_fails_alone_but_an_index_failure_fai
     w.close()
 
 
-def test_rotation_inside_a_group(tmp_path: Path) -> None:
-    """A file that fills up in the middle of a group is committed and closed, and the group goes on in
-    the next file."""
+def test_a_content_coded_payload_is_stored_not_deflated_again(tmp_path: Path) -> None:
+    """A gzip body goes into its record as stored deflate blocks (several, past 64 KiB), the record's
+    headers still deflated; decompressed, the record is what warcio writes, and warcio checks the file."""
+    import re
+
+    page = b"<p>%d</p>" * 30_000 % tuple(range(30_000))
+    body = gzip.compress(page)
+    assert len(body) > 65_535
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n"
     root = tmp_path / "a"
-    w = warc.WarcWriter(root, SITE, SNAP1, max_bytes=20_000)
-    for i in range(12):
-        w.write(_Ex(f"http://example.org/{i}", os.urandom(4000)), commit=False)
-    w.commit()
-    assert _indexed(root) == {f"http://example.org/{i}" for i in range(12)}
+    w = warc.WarcWriter(root, SITE, SNAP1, resume=False)
+    coded = _Ex("http://example.org/coded", body, head=head)
+    plain = _Ex("http://example.org/plain", b"<p>plain</p>" * 500)
+    provs = [w.write(coded), w.write(plain)]
+    with open(w.stage / (warc.warc_name(SNAP1, 0) + warc.OPEN_SUFFIX), "rb") as f:
+        members = []
+        for prov in provs:
+            f.seek(prov.offset)
+            members.append(f.read(prov.length))
+            f.seek(prov.offset)
+            both = gzip.decompress(f.read(prov.request_offset + prov.request_length - prov.offset))
+            reference = _warcio_members(coded if prov is provs[0] else plain, prov, None)
+            request_id = re.compile(rb"(WARC-Type: request\r\nWARC-Record-ID: )<urn:uuid:[^>]+>")
+            assert request_id.sub(rb"\1ID", both) == request_id.sub(rb"\1ID", reference)
+    stored = body[:65_535] in members[0] and body[65_535:] in members[0]  # two stored blocks
+    assert stored and b"WARC-Type: response" not in members[0]  # the record's headers are deflated
+    assert b"<p>plain</p>" * 10 not in members[1]  # an uncoded body is deflated as before
     w.finish()
     w.close()
-    names = warc.publish(root, SITE, SNAP1)
-    assert len(names) >= 2
-    for name in names:
-        _warcio_ok(root / name)
+    (published,) = warc.publish(root, SITE, SNAP1)
+    _warcio_ok(root / published)
+    record = next(r for r in warc.iter_responses(root / published) if r.uri == coded.url)
+    assert record.payload == body and record.decoded == page
