@@ -384,15 +384,37 @@ def _cdxj_line(
     if digest:
         index["digest"] = digest
     index.update(length=str(length), offset=str(offset), filename=filename)
-    try:
-        key = surt.surt(url)
-    except Exception:  # cdxj-indexer keeps the URL as its key then
-        key = url
+    key = url_surt(url)
     stamp = date[0:4] + date[5:7] + date[8:10] + date[11:13] + date[14:16] + date[17:19]
     return f"{key} {stamp} {json.dumps(index)}\n"
 
 
 _MIME_END = re.compile(r"[;\s]")
+
+
+def url_surt(url: str) -> str:
+    """The CDXJ key of ``url``: what cdxj-indexer writes (``surt.surt``, or the URL if that fails)."""
+    simple = _SIMPLE_URL.fullmatch(url)
+    if simple is not None:
+        host, port, path = simple.group("host", "port", "path")
+        if not host.startswith("www") and (port is None or (port not in ("80", "443") and int(port) < 65536)):
+            return ",".join(reversed(host.split("."))) + (f":{port}" if port else "") + ")" + (path or "/")
+    try:
+        return surt.surt(url)
+    except Exception:
+        return url
+
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]?|0)"
+#: URLs that surt's canonicalisation leaves as they are but for the host reversed and a trailing slash:
+#: lowercase, a host name or a plain IPv4 address, no query, fragment, escape, dot or empty path segment
+#: (`surt.surt` takes about 50 µs a URL, a tenth of the WARC writer's work a page). Anything else, and a
+#: `www` host or a default port, goes to surt; tests hold the two equal on generated URLs.
+_SIMPLE_URL = re.compile(
+    rf"https?://(?P<host>(?:[a-z](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z](?:[a-z0-9-]*[a-z0-9])?"
+    rf"|(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]?)(?:\.{_OCTET}){{3}})"
+    r"(?::(?P<port>[1-9][0-9]{0,4}))?(?P<path>(?:/[a-z0-9_~-][a-z0-9._~-]*)*)/?"
+)
 
 
 def _iso(dt: datetime) -> str:

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archive import warc
 from tests.test_capture import (
@@ -553,3 +555,85 @@ def test_a_content_coded_payload_is_stored_not_deflated_again(tmp_path: Path) ->
     _warcio_ok(root / published)
     record = next(r for r in warc.iter_responses(root / published) if r.uri == coded.url)
     assert record.payload == body and record.decoded == page
+
+
+def _reference_surt(url: str) -> str:
+    """What cdxj-indexer keys a record by."""
+    import surt
+
+    try:
+        return surt.surt(url)
+    except Exception:
+        return url
+
+
+_LABELS = st.text("abcXYz09-_", min_size=1, max_size=5)
+_OCTETS = st.integers(0, 300).map(str) | st.sampled_from(["00", "01", "010", "0x7f"])
+_HOSTS = (
+    st.lists(_LABELS, min_size=1, max_size=4).map(".".join)
+    | st.lists(_OCTETS, min_size=3, max_size=5).map(".".join)
+    | st.sampled_from(["www.", "www2.", "WWW.", ""]).flatmap(lambda w: _LABELS.map(lambda h: f"{w}{h}.org"))
+)
+_PORTS = st.sampled_from(["", ":0", ":80", ":443", ":8000", ":65535", ":65536", ":99999", ":080", ":"])
+_SEGMENTS = st.lists(st.text("aB0._~-;%=", max_size=4) | st.sampled_from([".", "..", ""]), max_size=4)
+_TAILS = st.sampled_from(["", "/", "?b=2&a=1", "?", "#f", "/?x=Y", ";jsessionid=0123456789abcdef"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.sampled_from(["http", "https", "HTTP", "ftp"]),
+    _HOSTS,
+    _PORTS,
+    _SEGMENTS,
+    _TAILS,
+    st.booleans(),
+)
+def test_cdxj_keys_are_surts(
+    scheme: str, host: str, port: str, segments: list[str], tail: str, dot: bool
+) -> None:
+    """The writer's CDXJ key (a shortcut for simple URLs) is cdxj-indexer's, whatever the URL."""
+    url = f"{scheme}://{host}{'.' if dot else ''}{port}" + "".join(f"/{s}" for s in segments) + tail
+    assert warc.url_surt(url) == _reference_surt(url), url
+
+
+_NEAR_LABELS = st.text("ab09-", min_size=1, max_size=4)
+_NEAR_HOSTS = (
+    st.lists(_NEAR_LABELS, min_size=2, max_size=3).map(".".join)
+    | st.lists(st.integers(0, 256).map(str), min_size=4, max_size=4).map(".".join)
+    | st.sampled_from(["www.", "www1.", "wwwx."]).flatmap(lambda w: _NEAR_LABELS.map(lambda h: f"{w}{h}.kr"))
+)
+_NEAR_SEGMENTS = st.lists(st.text("az09._~-", min_size=1, max_size=5), max_size=4)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.sampled_from(["http", "https"]),
+    _NEAR_HOSTS,
+    _PORTS,
+    _NEAR_SEGMENTS,
+    st.sampled_from(["", "", "/", "//", "?", "#", "/A"]),
+)
+def test_cdxj_keys_of_urls_near_the_shortcut_are_surts(
+    scheme: str, host: str, port: str, segments: list[str], tail: str
+) -> None:
+    """Lowercase hosts and paths, most of them the shortcut's, some one character away from it."""
+    url = f"{scheme}://{host}{port}" + "".join(f"/{s}" for s in segments) + tail
+    assert warc.url_surt(url) == _reference_surt(url), url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/en/content/10306",
+        "https://seoulsolution.kr/en/content/seoul-s-oda_2017.v2/",
+        "http://replica.test:8080",
+    ],
+)
+def test_the_boards_post_urls_take_the_shortcut(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _reference_surt(url)
+
+    def not_called(url: str) -> str:
+        raise AssertionError(f"surt.surt({url!r}) called")
+
+    monkeypatch.setattr(warc.surt, "surt", not_called)
+    assert warc.url_surt(url) == expected
