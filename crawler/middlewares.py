@@ -5,19 +5,25 @@
   pause also slows the host's download slot, so that other requests to it wait as well.
 - ``MetaRefreshMiddleware``: Scrapy's meta-refresh redirects, without decoding every HTML page to look
   for one.
+- ``HttpCompressionMiddleware``: Scrapy's, with the usual gzip body (one member) decoded in one zlib call.
 """
 
 from __future__ import annotations
 
 import logging
+import zlib
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from scrapy.downloadermiddlewares.httpcompression import (
+    HttpCompressionMiddleware as ScrapyHttpCompressionMiddleware,
+)
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as ScrapyMetaRefreshMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Request, Response
 from scrapy.utils.defer import deferred_to_future
+from scrapy.utils.gz import gunzip
 from scrapy.utils.httpobj import urlparse_cached
 
 logger = logging.getLogger(__name__)
@@ -112,3 +118,28 @@ class MetaRefreshMiddleware(ScrapyMetaRefreshMiddleware):
         if b"refresh" not in response.body[:META_REFRESH_SCAN].lower():
             return response
         return super().process_response(request, response)
+
+
+class HttpCompressionMiddleware(ScrapyHttpCompressionMiddleware):
+    """Scrapy's, but a gzip body of one complete member is decoded by zlib in one call: Scrapy's ``gunzip``
+    reads it through ``GzipFile`` (50 µs for a post page of the replica, against 21 µs). Whatever else a
+    body holds (several members, trailing bytes, a bad checksum, a cut stream, more than the size limit)
+    goes to Scrapy's ``gunzip``, which decides as it always did: what it keeps, and what it refuses."""
+
+    @staticmethod
+    def _decode(body: bytes, encoding: bytes, max_size: int) -> bytes:
+        if encoding in (b"gzip", b"x-gzip"):
+            return gunzip_one_member(body, max_size)
+        return ScrapyHttpCompressionMiddleware._decode(body, encoding, max_size)
+
+
+def gunzip_one_member(data: bytes, max_size: int = 0) -> bytes:
+    """``scrapy.utils.gz.gunzip(data, max_size=max_size)``, faster for one complete gzip member."""
+    d = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    try:
+        out = d.decompress(data, max_size + 1 if max_size else 0)  # +1: over the limit shows
+    except zlib.error:  # corrupt, or a checksum that does not match: Scrapy keeps what came before
+        return gunzip(data, max_size=max_size)
+    if not d.eof or d.unused_data or (max_size and len(out) > max_size):
+        return gunzip(data, max_size=max_size)
+    return out

@@ -73,3 +73,67 @@ def test_a_page_without_the_word_refresh_is_not_decoded() -> None:
     response = HtmlResponse(request.url, body=body, request=request, encoding="utf-8")
     assert _meta_refresh_mw().process_response(request, response) is response
     assert response._cached_ubody is None  # the body was never decoded
+
+
+# -- gzip bodies: the shortcut gives what Scrapy's gunzip gives, or raises what it raises ---------------
+
+
+def _outcome(fn: Any, data: bytes, max_size: int) -> tuple[str, bytes | str]:
+    try:
+        return "ok", fn(data, max_size=max_size)
+    except Exception as exc:
+        return "error", type(exc).__name__
+
+
+def _gzip_cases() -> list[tuple[str, bytes, int]]:
+    import gzip
+    import os
+
+    text = b"<p>\xec\x84\x9c\xec\x9a\xb8 policy</p>\n" * 400
+    one = gzip.compress(text)
+    bad_crc = one[:-8] + bytes([one[-8] ^ 1]) + one[-7:]
+    bad_data = one[:30] + bytes([one[30] ^ 0xFF]) + one[31:]
+    return [
+        ("one member", one, 0),
+        ("empty body", b"", 0),
+        ("empty member", gzip.compress(b""), 0),
+        ("two members", one + gzip.compress(b"tail"), 0),
+        ("zero padding", one + b"\0" * 8, 0),
+        ("trailing bytes", one + b"garbage", 0),
+        ("cut short", one[: len(one) // 2], 0),
+        ("cut in the trailer", one[:-3], 0),
+        ("bad checksum", bad_crc, 0),
+        ("corrupt deflate data", bad_data, 0),
+        ("not gzip", b"plain text", 0),
+        ("random bytes", os.urandom(300), 0),
+        ("at the limit", one, len(text)),
+        ("one byte over the limit", one, len(text) - 1),
+        ("far over the limit", one, 100),
+    ]
+
+
+@pytest.mark.parametrize(("name", "data", "max_size"), _gzip_cases(), ids=[c[0] for c in _gzip_cases()])
+def test_gzip_bodies_decode_as_scrapy_decodes_them(name: str, data: bytes, max_size: int) -> None:
+    from scrapy.utils.gz import gunzip
+
+    from crawler.middlewares import gunzip_one_member
+
+    ours, scrapys = _outcome(gunzip_one_member, data, max_size), _outcome(gunzip, data, max_size)
+    assert ours == scrapys
+    if name == "one member":
+        assert ours[0] == "ok" and len(ours[1]) > 1000
+
+
+def test_the_crawl_uses_the_shortcut_middleware() -> None:
+    import gzip
+
+    from scrapy.settings import Settings
+
+    from crawler.middlewares import HttpCompressionMiddleware
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    mws = settings.getwithbase("DOWNLOADER_MIDDLEWARES")
+    assert mws["crawler.middlewares.HttpCompressionMiddleware"] == 590
+    assert mws["scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware"] is None
+    assert HttpCompressionMiddleware._decode(gzip.compress(b"abc"), b"gzip", 0) == b"abc"
