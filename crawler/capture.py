@@ -48,7 +48,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Headers, Request, Response
 from scrapy.responsetypes import responsetypes
 
-from crawler.warc_process import Captured, close_writer, finish, open_writer, write
+from crawler.warc_process import Captured, close_writer, finish, open_writer, preload_writer, write
 from crawler.workers import PipeWorker
 from crawler.workers import available as workers_available
 
@@ -355,9 +355,17 @@ class WarcCapture:
         # Writes not yet accounted for (their done callbacks run on a later turn of the loop; at close,
         # call_sync settles the last ones and spider_closed accounts for them at once).
         self._unsettled: dict[asyncio.Future[Any], Request] = {}
+        self._site: str | None = None  # set by spider_opened
+        self._snapshot_id: str | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.captured, signal=exchange_captured)
+        if self._own_process():
+            # The process starts now, before the crawl's clock (Scrapy's start_time, at spider_opened), as
+            # the extraction worker does: its start-up (an interpreter and imports, about 0.3 s) is set-up,
+            # like the crawl's own imports. The writer opens in it at spider_opened, once the archive
+            # pipeline holds the site's run lock (a writer that does not resume discards staged files).
+            self._worker = PipeWorker(preload_writer)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> WarcCapture:
@@ -397,22 +405,32 @@ class WarcCapture:
             self.writer = WarcWriter(**self._writer_args())
         return self.writer
 
-    def spider_opened(self, spider: Any) -> None:
-        from scrapy.utils.reactor import is_asyncio_reactor_installed
+    def _own_process(self) -> bool:
+        from scrapy.utils.reactor import is_asyncio_reactor_installed, is_reactor_installed
 
         from crawler.extraction_pool import offload_by_default
 
-        args = self._writer_args()
-        self._site, self._snapshot_id = args["site"], args["snapshot_id"]
         settings = self.crawler.settings
         own_process = settings.getbool("WARC_WRITER_PROCESS")
         if settings.get("WARC_WRITER_PROCESS") is None:
             own_process = offload_by_default(settings)
-        if own_process and is_asyncio_reactor_installed() and workers_available():
-            # Returns once the writer opened (and recovered) its files, or raises what stopped it.
-            self._worker = PipeWorker(open_writer, (args,))
-        else:
+        # The pipes are watched by asyncio's loop: under Twisted, only its asyncio reactor has one.
+        asyncio_loop = not is_reactor_installed() or is_asyncio_reactor_installed()
+        return own_process and asyncio_loop and workers_available()
+
+    def spider_opened(self, spider: Any) -> None:
+        args = self._writer_args()
+        self._site, self._snapshot_id = args["site"], args["snapshot_id"]
+        if self._worker is None:
             self._writer()
+            return
+        try:
+            # Returns once the writer opened (and recovered) its files, or raises what stopped it.
+            self._worker.call_sync(open_writer, args)
+        except BaseException:
+            worker, self._worker = self._worker, None
+            worker.close(timeout=5)
+            raise
 
     def captured(self, captured: Captured, request: Request, response: Response) -> None:
         if self._worker is None:
@@ -452,6 +470,8 @@ class WarcCapture:
                 worker.close()
                 for done in [f for f in self._unsettled if f.done()]:  # settled: count them now
                     self._done(done)
+            if self._site is None:
+                return  # the crawl stopped before spider_opened: the writer never opened
             site, snapshot_id = self._site, self._snapshot_id
         elif self.writer is not None:
             writer, self.writer = self.writer, None

@@ -39,6 +39,11 @@ def finish(writer: Any, finished: bool) -> None:
 _WRITER: Any = None
 
 
+def preload_writer() -> None:
+    """The process's initializer: what ``open_writer`` needs, imported before the crawl begins."""
+    import archive.warc  # noqa: F401
+
+
 def open_writer(args: dict[str, Any]) -> None:
     global _WRITER
     from archive.warc import WarcWriter

@@ -333,14 +333,14 @@ def test_failed_writes_settled_at_close_are_counted(tmp_path: Path, caplog: pyte
 
     from archive import warc
     from crawler.capture import WARC_META, WarcCapture
-    from crawler.warc_process import Captured, open_writer
-    from crawler.workers import PipeWorker
+    from crawler.warc_process import Captured
 
     settings = {
         "WARC_ENABLED": True,
         "ARCHIVE_ROOT": str(tmp_path),
         "WARC_SITE": SITE,
         "WARC_SNAPSHOT_ID": SNAP1,
+        "WARC_WRITER_PROCESS": True,
     }
     crawler = get_crawler(scrapy.Spider, settings)
     crawler.spider = scrapy.Spider(name="capture")
@@ -354,10 +354,9 @@ def test_failed_writes_settled_at_close_are_counted(tmp_path: Path, caplog: pyte
     bad = [Request(f"http://e.test/bad/{i}") for i in range(2)]
 
     async def crawl_then_close() -> WarcCapture:
-        ext = WarcCapture(crawler)
-        args = ext._writer_args()
-        ext._site, ext._snapshot_id = args["site"], args["snapshot_id"]
-        ext._worker = PipeWorker(open_writer, (args,))  # what spider_opened starts for a fast crawl
+        ext = WarcCapture(crawler)  # starts the writer's process (WARC_WRITER_PROCESS)
+        assert ext._worker is not None
+        ext.spider_opened(crawler.spider)  # opens the writer in it
         for i, request in enumerate(good + bad):
             started = datetime.now(UTC) if i < len(good) else "not a time"  # the writer cannot date it
             ext.captured(exchange(request.url, started), request, None)
@@ -378,3 +377,36 @@ def test_failed_writes_settled_at_close_are_counted(tmp_path: Path, caplog: pyte
     staged = sorted(warc.stage_dir(tmp_path, SITE, SNAP1).glob("*.warc.gz"))
     uris = [rec.uri for path in staged for rec in warc.iter_records(path) if rec.rec_type == "response"]
     assert uris == [r.url for r in good]
+
+
+def test_the_writer_process_starts_with_the_extension_and_opens_the_writer_at_spider_opened(
+    tmp_path: Path,
+) -> None:
+    """The process is up before the crawl's clock starts; the writer opens in it only at spider_opened
+    (once the run lock is held), and a crawl that stops before then closes it without a word."""
+    import asyncio
+
+    from scrapy.utils.test import get_crawler
+
+    from archive import warc
+    from crawler.capture import WarcCapture
+
+    settings = {"WARC_ENABLED": True, "ARCHIVE_ROOT": str(tmp_path), "WARC_SITE": SITE,
+                "WARC_SNAPSHOT_ID": SNAP1, "WARC_WRITER_PROCESS": True}  # fmt: skip
+    stage = warc.stage_dir(tmp_path, SITE, SNAP1)
+
+    async def run() -> tuple[bool, bool, bool]:
+        crawler = get_crawler(scrapy.Spider, settings)
+        crawler.spider = scrapy.Spider(name="capture")
+        never_opened = WarcCapture(crawler)
+        started = never_opened._worker is not None and never_opened._worker.alive
+        never_opened.spider_closed(crawler.spider, "shutdown")  # stopped before spider_opened
+        untouched = not stage.exists() and never_opened._worker is None
+        ext = WarcCapture(crawler)
+        before = stage.exists()
+        ext.spider_opened(crawler.spider)
+        opened = stage.exists() and not before
+        ext.spider_closed(crawler.spider, "finished")
+        return started, untouched, opened
+
+    assert asyncio.run(run()) == (True, True, True)
