@@ -18,7 +18,7 @@ import json
 import logging
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -127,8 +127,10 @@ def _spec(
     )
 
 
-def _decode_temporal(spec: _Spec, row: dict[str, Any]) -> dict[str, Any]:
-    for name, is_ts in spec.temporal:
+def _decode_temporal(temporal: Iterable[tuple[str, bool]], row: dict[str, Any]) -> dict[str, Any]:
+    """Dates and timestamps of ``row`` (the columns ``temporal`` names: (name, is_timestamp)) from the
+    integers staging stores."""
+    for name, is_ts in temporal:
         v = row.get(name)
         if v is not None:
             row[name] = _EPOCH + timedelta(microseconds=v) if is_ts else date.fromordinal(v + _EPOCH_DAY)
@@ -138,7 +140,7 @@ def _decode_temporal(spec: _Spec, row: dict[str, Any]) -> dict[str, Any]:
 def _full_row(spec: _Spec, row: dict[str, Any]) -> dict[str, Any]:
     """A staged row as it was given: every column of its dataset, in schema order, None for nulls
     (``ListingRow(**row)`` rebuilds the record)."""
-    _decode_temporal(spec, row)
+    _decode_temporal(spec.temporal, row)
     return {name: row.get(name) for name in spec.names}
 
 
@@ -360,7 +362,7 @@ class SnapshotWriter:
             r = convert_row(spec, row)  # dates and timestamps already as staging's integers
             if dataset == "posts":
                 if "content_hash" not in r:
-                    r["content_hash"] = fallback_hash(_decode_temporal(spec, dict(r)))
+                    r["content_hash"] = fallback_hash(_decode_temporal(spec.temporal, dict(r)))
             elif dataset == "post_seen":
                 if r["fetch"] not in _SEEN_FETCH:
                     raise ValueError(
@@ -394,17 +396,29 @@ class SnapshotWriter:
         self.flush()
         return self._check("read the journal").journal()
 
-    def staged(self, dataset: str) -> Iterator[dict[str, Any]]:
+    def staged(self, dataset: str, columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
         """The rows of ``dataset`` staged so far (the latest value of each key), in first-insertion order;
-        each with every column of the dataset (None where null), dates and timestamps as given (UTC)."""
+        each with every column of the dataset (None where null), dates and timestamps as given (UTC).
+        ``columns``: only those (a summary of 5,000 posts that reads three columns of each spent half its
+        time rebuilding the other thirty)."""
         if dataset not in STAGE_DATASETS:
             raise ValueError(f"unknown dataset {dataset!r}; datasets: {list(STAGE_DATASETS)}")
+        spec = _STAGE_SPECS[dataset]
+        if columns is not None and not set(columns) <= set(spec.names):
+            unknown = sorted(set(columns) - set(spec.names))
+            raise ValueError(f"{dataset}: unknown column(s) {unknown}; columns: {list(spec.names)}")
         self.flush()
         db = self._check("read staged rows")
-        spec = _STAGE_SPECS[dataset]
-        for batch in db.rows(dataset, batch=min(READ_BATCH_ROWS, self.batch_rows)):
+        batches = db.rows(dataset, batch=min(READ_BATCH_ROWS, self.batch_rows))
+        if columns is None:
+            for batch in batches:
+                for row in batch:
+                    yield _full_row(spec, row)
+            return
+        temporal = [(name, is_ts) for name, is_ts in spec.temporal if name in columns]
+        for batch in batches:
             for row in batch:
-                yield _full_row(spec, row)
+                yield _decode_temporal(temporal, {name: row.get(name) for name in columns})
 
     @property
     def counts(self) -> dict[str, int]:

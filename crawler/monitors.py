@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,11 @@ class SnapshotSummary:
     reads: dict[str, int] = field(default_factory=dict)  # post id -> reads (first listing row)
     unmatched: list[str] = field(default_factory=list)  # extraction failures: "no ... matched ..."
 
+    #: The staged columns that add_listing, add_post and add_failure read.
+    LISTING_COLUMNS: ClassVar[tuple[str, ...]] = ("page", "post_id", "reads", "is_notice")
+    POST_COLUMNS: ClassVar[tuple[str, ...]] = ("published", "author", "body_text")
+    FAILURE_COLUMNS: ClassVar[tuple[str, ...]] = ("stage", "reason", "url")
+
     @property
     def listing_rows(self) -> int:
         return sum(self.rows_per_page.values())
@@ -46,7 +51,7 @@ class SnapshotSummary:
 
     def add_post(self, post: Mapping[str, Any]) -> None:
         self.posts_downloaded += 1
-        for name in ("published", "author", "body_text"):
+        for name in self.POST_COLUMNS:
             if post.get(name):
                 self.posts_with[name] += 1
 

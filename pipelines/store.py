@@ -179,13 +179,14 @@ class ArchivePipeline:
     def _summary(self) -> SnapshotSummary:
         assert self.writer is not None
         summary = SnapshotSummary()
-        for row in self.writer.staged("listing"):
+        staged = self.writer.staged
+        for row in staged("listing", SnapshotSummary.LISTING_COLUMNS):
             summary.add_listing(row)
-        for post in self.writer.staged("posts"):
+        for post in staged("posts", SnapshotSummary.POST_COLUMNS):
             summary.add_post(post)
-        for failure in self.writer.staged("failures"):
+        for failure in staged("failures", SnapshotSummary.FAILURE_COLUMNS):
             summary.add_failure(failure)
-        for seen in self.writer.staged("post_seen"):
+        for seen in staged("post_seen", ["fetch"]):
             summary.carried[seen["fetch"]] += 1
         summary.partners = self.writer.counts.get("partners", 0)
         return summary

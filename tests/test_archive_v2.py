@@ -134,6 +134,12 @@ def test_stage_journal_upserts_and_exact_values(tmp_path: Path) -> None:
     assert staged[3]["fetched_at"] == at and staged[3]["fetched_at"].utcoffset() == timedelta(0)
     (p,) = w.staged("posts")
     assert p["published_at"] == post("2")["published_at"] and p["attachments"][0]["size"] == 1000
+    # Some columns only: the same values, decoded alike, and nothing else.
+    some = list(w.staged("listing", ["published", "fetched_at", "post_id"]))
+    assert some == [{k: r[k] for k in ("published", "fetched_at", "post_id")} for r in staged]
+    assert type(some[3]["published"]) is date and some[3]["fetched_at"].utcoffset() == timedelta(0)
+    with pytest.raises(ValueError, match=r"posts: unknown column\(s\) \['nope'\]"):
+        next(w.staged("posts", ["title", "nope"]))
     assert [r.get("logo_sha256") for r in w.staged("partners")] == [
         "ab"
     ]  # the logo's hash updated the partner
