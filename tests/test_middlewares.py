@@ -137,3 +137,15 @@ def test_the_crawl_uses_the_shortcut_middleware() -> None:
     assert mws["crawler.middlewares.HttpCompressionMiddleware"] == 590
     assert mws["scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware"] is None
     assert HttpCompressionMiddleware._decode(gzip.compress(b"abc"), b"gzip", 0) == b"abc"
+
+
+def test_one_complete_member_does_not_go_through_scrapys_gunzip(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    import crawler.middlewares as mw
+
+    def not_called(data: bytes, *, max_size: int = 0) -> bytes:
+        raise AssertionError("scrapy.utils.gz.gunzip called")
+
+    monkeypatch.setattr(mw, "gunzip", not_called)
+    assert mw.gunzip_one_member(gzip.compress(b"<p>x</p>" * 100), 1 << 20) == b"<p>x</p>" * 100
