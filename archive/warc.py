@@ -412,6 +412,7 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]?|0)"
 #: `www` host or a default port, goes to surt; tests hold the two equal on generated URLs.
 _SIMPLE_URL = re.compile(
     rf"https?://(?P<host>(?:[a-z](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z](?:[a-z0-9-]*[a-z0-9])?"
+    # an IPv4 address whose first octet is not 0 (surt reads a leading 0 as octal)
     rf"|(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]?)(?:\.{_OCTET}){{3}})"
     r"(?::(?P<port>[1-9][0-9]{0,4}))?(?P<path>(?:/[a-z0-9_~-][a-z0-9._~-]*)*)/?"
 )
@@ -557,13 +558,6 @@ class WarcWriter:
 
     # -- records ----------------------------------------------------------------------------------------
 
-    def write(self, ex: Exchange, *, commit: bool = True) -> Provenance:
-        """Append the exchange's response (or revisit) record and its request record; return where.
-        ``commit=False``: the records join the open group, durable once ``commit()`` returns. A write that
-        fails before its index rows (an exchange that cannot be written) fails alone; one that fails in
-        them fails its group."""
-        return self._write(ex, commit=commit)
-
     def commit(self) -> None:
         """End the open group of ``write(..., commit=False)``: the file's bytes go to the OS (and the disk,
         with ``sync``), then the index transaction commits. If the group's index work failed, or this
@@ -591,7 +585,11 @@ class WarcWriter:
             self._group_error = exc
             raise
 
-    def _write(self, ex: Exchange, *, commit: bool) -> Provenance:
+    def write(self, ex: Exchange, *, commit: bool = True) -> Provenance:
+        """Append the exchange's response (or revisit) record and its request record; return where.
+        ``commit=False``: the records join the open group, durable once ``commit()`` returns. A write that
+        fails before its index rows (an exchange that cannot be written) fails alone; one that fails in
+        them fails its group."""
         f, name = self._current()
         head, body = ex.response_head, ex.response_body
         status = _status_of(head)
