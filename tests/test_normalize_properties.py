@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 import unicodedata
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -62,6 +64,21 @@ def test_clean_text_idempotent_and_keeps_hangul(s: str, keep: bool) -> None:
     assert not any(ch in out for ch in ZERO_WIDTH)
     if not keep:
         assert "\n" not in out and "  " not in out
+
+
+def test_clean_text_folds_every_unicode_whitespace() -> None:
+    # Every character str.isspace() knows (what str.split() and str regexes' \s both use) separates
+    # words; the line breaks among them split paragraphs only when a blank line follows.
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert {"\u00a0", "\u3000", "\u2028", "\x1c", "\x85"} <= set(spaces)
+    assert all(re.fullmatch(r"\s", ch) for ch in spaces)
+    for ch in spaces:
+        assert clean_text(f"{ch}a{ch}{ch}b{ch}") == "a b", repr(ch)
+        # two line boundaries in a row are a blank line: a paragraph break
+        breaks = len(f"a{ch}b".splitlines()) == 2
+        expected = "a\n\nb" if breaks else "a b"
+        assert clean_text(f"a{ch}{ch}b{ch}", keep_paragraphs=True) == expected, repr(ch)
+    assert clean_text("a\u3000\u00a0b\n \n c\u2003d", keep_paragraphs=True) == "a b\n\nc d"
 
 
 @FAST

@@ -369,3 +369,29 @@ def test_importing_the_replica_installs_no_reactor() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert child.stdout.strip() == "False"
+
+
+def test_prepared_pages_are_kept_within_their_byte_bound(
+    site1: ReplicaSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The replica keeps what it rendered and compressed (a crawl of the whole site then costs it only the
+    # serving), as gzip alone for compressible pages, and drops the oldest past PREPARED_MAX_BYTES.
+    import io
+
+    from crawler.replica import server
+
+    targets = [f"/ko/policy-news?page={n}" for n in range(1, 7)]
+    resource = server.ReplicaResource(site1, io.StringIO())
+    first = resource._get(targets[0])
+    assert first.plain_body is None and first.body == site1.render(targets[0]).body
+    assert resource._get(targets[0]) is first  # kept, not prepared again
+
+    monkeypatch.setattr(server, "PREPARED_MAX_BYTES", 3 * first.size)
+    for target in targets[1:]:
+        resource._get(target)
+    kept = list(resource._prepared)
+    assert kept == targets[-len(kept) :] and 1 < len(kept) < len(targets)
+    assert resource._prepared_bytes == sum(p.size for p in resource._prepared.values())
+    assert resource._prepared_bytes <= server.PREPARED_MAX_BYTES
+    robots = resource._get("/robots.txt")  # not HTML: kept as it is served
+    assert robots.gzip_body is None and robots.body == site1.render("/robots.txt").body
