@@ -90,18 +90,21 @@ class PageIndex:
     def __init__(self, root: etree._Element) -> None:
         wanted = self.wanted = frozenset(_WANTED_CLASSES)
         by_class: dict[str, list[etree._Element]] = {name: [] for name in wanted}
+        by_id: dict[str, list[etree._Element]] = {}
         tokens = _wanted_tokens(wanted)
+        known = tokens.get
+        # One pass for both: an XPath query for the ids alone cost about as much as this whole loop.
         for el in root.iter(etree.Element):  # elements only: no comments or processing instructions
             classes = el.get("class")  # (el.attrib would build a proxy object per element)
             if classes:
-                names = tokens.get(classes)
+                names = known(classes)
                 if names is None:
                     names = tokens[classes] = tuple(n for n in dict.fromkeys(classes.split()) if n in wanted)
                 for name in names:
                     by_class[name].append(el)
-        by_id: dict[str, list[etree._Element]] = {}
-        for value in _IDS(root):  # few elements have an id: let libxml2 find them
-            by_id.setdefault(str(value), []).append(value.getparent())
+            ident = el.get("id")
+            if ident is not None:
+                by_id.setdefault(ident, []).append(el)
         self.by_class = by_class
         self.by_id = by_id
 
@@ -130,8 +133,6 @@ def page_index(root: etree._Element, current: PageIndex | None) -> PageIndex:
 
 #: Every class named by a selector compiled so far: what a PageIndex indexes.
 _WANTED_CLASSES: set[str] = set()
-
-_IDS = etree.XPath("descendant-or-self::*/@id")
 
 Matcher = Callable[[etree._Element, "PageIndex | None", "etree._Element | None"], list[etree._Element]]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import functools
 import re
+from collections.abc import Iterator
 from typing import Final
 
 from bs4.dammit import EncodingDetector
@@ -107,6 +108,17 @@ def meta_charset(body: bytes) -> str | None:
     )
 
 
+def _labelled(body: bytes, declared: str | None) -> Iterator[str]:
+    """The codecs the page is labelled with: the HTTP header's, then the ``<meta>``'s, which is only
+    looked for when the header's did not decode the page (most pages stop at the header)."""
+    codec = canonical_codec(declared)
+    if codec:
+        yield codec
+    codec = canonical_codec(meta_charset(body))  # reached only when the header's did not decide
+    if codec:
+        yield codec
+
+
 def decode_page(body: bytes, declared: str | None) -> tuple[str, str]:
     """Decode a page: (text, codec used).
 
@@ -125,15 +137,12 @@ def decode_page(body: bytes, declared: str | None) -> tuple[str, str]:
             return body[len(bom) :].decode(codec, errors="replace"), codec
 
     high = not body.isascii()
-    meta = meta_charset(body)
-    candidates: list[str] = []
-    for label in (declared, meta):
-        codec = canonical_codec(label)
+    tried: list[str] = []
+    for codec in _labelled(body, declared):
         # A UTF-16/32 label without a BOM decodes almost any even-length body: ignore it.
-        if codec and codec not in candidates and not codec.startswith(("utf-16", "utf-32")):
-            candidates.append(codec)
-
-    for codec in candidates:
+        if codec in tried or codec.startswith(("utf-16", "utf-32")):
+            continue
+        tried.append(codec)
         if high and _single_byte(codec):
             # Any bytes "decode" under a single-byte label: let UTF-8, or CP949 that reads as
             # Korean, overrule it (a lying latin-1/windows-1252 header is the common case).
