@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from crawler.replica import ReplicaProcess, ReplicaSite
+from crawler.replica import ReplicaProcess, ReplicaSite, server
 from crawler.replica.content import pathauto_slug
 
 REPO = Path(__file__).resolve().parents[1]
@@ -376,10 +377,6 @@ def test_prepared_pages_are_kept_within_their_byte_bound(
 ) -> None:
     # The replica keeps what it rendered and compressed (a crawl of the whole site then costs it only the
     # serving), as gzip alone for compressible pages, and drops the oldest past PREPARED_MAX_BYTES.
-    import io
-
-    from crawler.replica import server
-
     targets = [f"/ko/policy-news?page={n}" for n in range(1, 7)]
     resource = server.ReplicaResource(site1, io.StringIO())
     first = resource._get(targets[0])

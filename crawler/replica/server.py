@@ -31,7 +31,7 @@ __all__ = ["ReplicaResource", "accepts_gzip", "add_arguments", "main", "serve"]
 class _Prepared:
     """Everything about a response that does not depend on the request's conditional headers. A body
     that is served gzipped is kept only gzipped (a client that refuses gzip gets it decompressed): the
-    whole site stays in memory at a quarter of its size."""
+    whole site stays in memory at about a third of its size."""
 
     status: int
     location: str | None
