@@ -27,6 +27,8 @@ WARN_ON_GENERATOR_RETURN_VALUE = False
 # A crawl listens on no port: neither the telnet console nor Scrapy 2.19's remote-control server.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
+# Scrapy's in-memory stats without its per-attribute deprecation shim (crawler/stats.py).
+STATS_CLASS = "crawler.stats.StatsCollector"
 
 # Byte-exact capture of every exchange into the snapshot's WARC files (crawler/capture.py, archive/warc.py).
 DOWNLOAD_HANDLERS = {
