@@ -49,3 +49,11 @@ def test_stats_are_kept_per_spider_after_close() -> None:
 
 def test_the_project_uses_it() -> None:
     assert get_project_settings().get("STATS_CLASS") == "crawler.stats.StatsCollector"
+
+
+def test_the_benchmarks_bare_spider_uses_it_too() -> None:
+    # A framework knob, not the crawler's own work: the crawl ratio's baseline gets it as well.
+    from bench.bare import settings
+
+    for client in ("scrapy", "wire"):
+        assert settings(client)["STATS_CLASS"] == "crawler.stats.StatsCollector"
