@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="1 round, small memory sizes, 5 storage crawls")
     p.add_argument("--only", default="", help=f"comma-separated sections: {','.join(SECTIONS)}")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="results JSON (default bench/results.json)")
-    p.add_argument("--rounds", type=int, help="interleaved bare/full rounds of the crawl ratio (3; quick 1)")
+    p.add_argument("--rounds", type=int, help="interleaved bare/full rounds of the crawl ratio (5; quick 1)")
     p.add_argument("--memory-sizes", type=_ints, help="replica sizes for peak RSS (1000,5000,20000)")
     p.add_argument("--storage-crawls", type=int, help="unchanged crawls in the storage series (30; quick 5)")
     p.add_argument(
@@ -98,7 +98,7 @@ def configure(args: argparse.Namespace) -> dict[str, Any]:
         "sections": sections,
         "posts": args.posts,
         "quick": quick,
-        "rounds": args.rounds or (1 if quick else 3),
+        "rounds": args.rounds or (1 if quick else 5),
         "memory_sizes": args.memory_sizes or ([200, 500, 1000] if quick else [1000, 5000, 20000]),
         "storage_crawls": args.storage_crawls or (5 if quick else 30),
         "storage_posts": args.storage_posts or min(args.posts, 1000),
@@ -296,6 +296,11 @@ def details(results: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
             f"wall-clock ratio {r['crawl_ratio_wall']:.2f}; replica core busy "
             f"{_pct(r.get('crawl_server_cpu_share_bare'))} (bare) / "
             f"{_pct(r.get('crawl_server_cpu_share_full'))} (full)"
+        )
+        out.append(
+            f"crawl rates by Scrapy's stopwatch for both spiders; the crawler's end of crawl (WARC drain, "
+            f"summary, monitors) took {r['crawl_full_end_s']:.2f} s more before its commit: counted, the "
+            f"ratio is {r['crawl_ratio_run_duration']:.2f}"
         )
         if r.get("crawl_ratio_same_client") is not None:
             out.append(

@@ -8,6 +8,7 @@ every child this process ever had, which is what ``RUSAGE_CHILDREN`` gives).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -238,9 +239,21 @@ class Crawl:
         return int(self.run["responses"])
 
     @property
+    def scrapy_seconds(self) -> float:
+        """The crawl's duration by Scrapy's own stopwatch (``elapsed_time_seconds``: its start time to the
+        spider's close), the one the bare spider is timed by."""
+        return float(json.loads(self.run["stats_json"])["elapsed_time_seconds"])
+
+    @property
     def pages_per_s(self) -> float:
-        """Responses over the crawl's own duration (Scrapy's start time to the run row), as runs says."""
-        return self.responses / float(self.run["duration_s"])
+        """Responses over ``scrapy_seconds``."""
+        return self.responses / self.scrapy_seconds
+
+    @property
+    def end_seconds(self) -> float:
+        """From Scrapy's close to the run row (``runs.duration_s`` minus ``scrapy_seconds``): the WARC
+        writer's last records and the snapshot's summary and monitors, before the commit."""
+        return float(self.run["duration_s"]) - self.scrapy_seconds
 
     @property
     def wall_pages_per_s(self) -> float:

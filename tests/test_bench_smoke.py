@@ -43,6 +43,11 @@ def test_bench_smoke(tmp_path: Path) -> None:
     # the bare spider with the crawler's HTTP client reads the same pages as with Scrapy's
     assert [r["pages"] for r in results["crawl_bare_same_client_runs"]] == [results["crawl_bare_pages"]]
     assert results["crawl_ratio_same_client"] > 0
+    # both spiders are timed by Scrapy's stopwatch; the crawler's end of crawl comes after it
+    assert results["crawl_full_end_s"] >= 0
+    assert 0 < results["crawl_ratio_run_duration"] <= results["crawl_ratio"]
+    (full,) = results["crawl_full_runs"]
+    assert full["run_duration_s"] == pytest.approx(full["seconds"] + full["end_s"])
     assert results["storage_crawls"] == 2 and results["storage_demo_days"] == 2
     assert results["rss_sizes_used"] == [20, 60]
 
