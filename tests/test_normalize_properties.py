@@ -26,6 +26,7 @@ from crawler.normalize import (
     split_labelled,
     split_title,
 )
+from crawler.normalize.lang import letter_counts
 from crawler.normalize.text import ZERO_WIDTH, hangul_syllable_count
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -357,3 +358,34 @@ def test_truncation_marker_found_as_the_pattern_finds_it(s: str) -> None:
     s = clean_text(s)  # split_title looks for the marker in cleaned text
     m = _TRUNCATED.search(s)
     assert truncation_start(s) == (None if m is None else m.start())
+
+
+# The letters detect_lang counts, as its docstring and the Unicode blocks define them.
+HANGUL_LETTERS = [(0xAC00, 0xD7A3), (0x1100, 0x11FF), (0x3131, 0x318E), (0xA960, 0xA97F), (0xD7B0, 0xD7FF)]
+LATIN_LETTERS = [(0x41, 0x5A), (0x61, 0x7A), (0xC0, 0xD6), (0xD8, 0xF6), (0xF8, 0x24F), (0x1E00, 0x1EFF)]
+
+
+def _reference_counts(s: str) -> tuple[int, int]:
+    def count(ranges: list[tuple[int, int]]) -> int:
+        return sum(1 for ch in s if any(lo <= ord(ch) <= hi for lo, hi in ranges))
+
+    return count(HANGUL_LETTERS), count(LATIN_LETTERS)
+
+
+def test_letter_counts_of_every_code_point() -> None:
+    # All of Unicode, surrogates and non-BMP included, counted by the table (a long text) and, in
+    # short pieces, by the regular expressions: both give the size of the ranges.
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    expected = (sum(hi - lo + 1 for lo, hi in HANGUL_LETTERS), sum(hi - lo + 1 for lo, hi in LATIN_LETTERS))
+    assert expected == (11634, 706)
+    assert letter_counts(every) == expected
+    pieces = [letter_counts(every[i : i + 150]) for i in range(0, len(every), 150)]
+    assert (sum(h for h, _ in pieces), sum(latin for _, latin in pieces)) == expected
+
+
+@FAST
+@given(BOARD_TEXT, st.integers(min_value=1, max_value=40))
+def test_letter_counts_match_the_reference_at_any_length(s: str, times: int) -> None:
+    hangul, latin = _reference_counts(s)
+    assert letter_counts(s) == (hangul, latin)
+    assert letter_counts(s * times) == (hangul * times, latin * times)

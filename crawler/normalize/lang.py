@@ -5,16 +5,56 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["detect_lang"]
+import numpy as np
+
+__all__ = ["detect_lang", "letter_counts"]
 
 # Hangul: syllables, conjoining jamo, compatibility jamo, extended jamo A and B.
-_HANGUL: Final = re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3131-\u318e\ua960-\ua97f\ud7b0-\ud7ff]+")
+_HANGUL_RANGES: Final = (
+    (0xAC00, 0xD7A3),
+    (0x1100, 0x11FF),
+    (0x3131, 0x318E),
+    (0xA960, 0xA97F),
+    (0xD7B0, 0xD7FF),
+)
 # Latin letters: ASCII, Latin-1 and Latin Extended-A/B letters, Latin Extended Additional.
-_LATIN: Final = re.compile("[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff]+")
+_LATIN_RANGES: Final = (
+    (0x41, 0x5A), (0x61, 0x7A), (0xC0, 0xD6), (0xD8, 0xF6), (0xF8, 0x24F), (0x1E00, 0x1EFF),
+)  # fmt: skip
+
+
+def _class(ranges: tuple[tuple[int, int], ...]) -> re.Pattern[str]:
+    return re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in ranges) + "]+")
+
+
+_HANGUL: Final = _class(_HANGUL_RANGES)
+_LATIN: Final = _class(_LATIN_RANGES)
+
+# Every range is in the Basic Multilingual Plane and none holds a surrogate, so one table indexed by
+# UTF-16 code unit classes a text's letters in three vectorised steps (1 Hangul, 2 Latin, 0 the rest; a
+# character outside the BMP becomes two surrogates, both 0, as the regular expressions do not count it).
+_TABLE: Final = np.zeros(0x10000, dtype=np.uint8)
+for _lo, _hi in _HANGUL_RANGES:
+    _TABLE[_lo : _hi + 1] = 1
+for _lo, _hi in _LATIN_RANGES:
+    _TABLE[_lo : _hi + 1] = 2
+# Below this length the regular expressions are faster (numpy's fixed cost per call is a few µs); above,
+# the table is: 21 against 92 µs for the 2,000 characters of a post's start.
+_TABLE_FROM: Final = 200
 
 KO_SHARE: Final = 0.8  # ≥ 80% of the counted letters Hangul → "ko"
 EN_SHARE: Final = 0.8  # ≥ 80% Latin → "en"
 MIN_LETTERS: Final = 2  # fewer Hangul + Latin letters than this → None
+
+
+def letter_counts(text: str) -> tuple[int, int]:
+    """(Hangul letters, Latin letters) in ``text``."""
+    if len(text) < _TABLE_FROM:
+        # Counted as the lengths of runs: a third fewer match objects than one per letter.
+        return sum(map(len, _HANGUL.findall(text))), sum(map(len, _LATIN.findall(text)))
+    units = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
+    counts = np.bincount(_TABLE[units], minlength=3)
+    return int(counts[1]), int(counts[2])
 
 
 def detect_lang(text: str | None) -> str | None:
@@ -27,9 +67,7 @@ def detect_lang(text: str | None) -> str | None:
     """
     if not text:
         return None
-    # Letters counted as the lengths of runs: a third fewer match objects than one per letter.
-    hangul = sum(map(len, _HANGUL.findall(text)))
-    latin = sum(map(len, _LATIN.findall(text)))
+    hangul, latin = letter_counts(text)
     total = hangul + latin
     if total < MIN_LETTERS:
         return None
