@@ -38,7 +38,7 @@ def test_values_match_scrapys_collector() -> None:
 
 def test_stats_are_kept_per_spider_after_close() -> None:
     crawler = get_crawler(scrapy.Spider, {"STATS_CLASS": "crawler.stats.StatsCollector", "STATS_DUMP": False})
-    crawler.spider = crawler._create_spider("board")
+    crawler.spider = scrapy.Spider(name="board")
     stats = crawler.stats
     assert type(stats) is StatsCollector
     stats.inc_value("pages", 2)
