@@ -113,7 +113,8 @@ def run(posts: int, rounds: int, timeout: float = 1800.0, warm_up: bool = True) 
     return {
         "crawl_ratio": full_rate / bare_rate,
         # The most pages/s the full crawl's CPU per page allows on this machine, were every core busy all
-        # the time (its processes and the replica's): what any rearrangement of the same work could reach.
+        # the time (its processes and the replica's). Its CPU includes start-up and the end of crawl, which
+        # the rate leaves out: it errs low, and a crawl at or past it has every core full.
         "crawl_full_cpu_ceiling_pages_per_s": ceiling,
         "crawl_ratio_cpu_ceiling": ceiling / bare_rate if ceiling is not None else None,
         "crawl_ratio_wall": med(full, "wall_pages_per_s") / med(bare, "wall_pages_per_s"),

@@ -383,6 +383,15 @@ def test_letter_counts_of_every_code_point() -> None:
     assert (sum(h for h, _ in pieces), sum(latin for _, latin in pieces)) == expected
 
 
+def test_letter_counts_class_each_bmp_code_point() -> None:
+    # One character at a time, alone (the regular expressions) and repeated past the table's threshold
+    # (the table), lone surrogates included: a misplaced entry cannot hide behind a right total.
+    for code in range(0x10000):
+        hangul, latin = _reference_counts(chr(code))
+        assert letter_counts(chr(code)) == (hangul, latin), hex(code)
+        assert letter_counts(chr(code) * 256) == (256 * hangul, 256 * latin), hex(code)
+
+
 @FAST
 @given(BOARD_TEXT, st.integers(min_value=1, max_value=40))
 def test_letter_counts_match_the_reference_at_any_length(s: str, times: int) -> None:

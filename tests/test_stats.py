@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytest
@@ -34,6 +35,15 @@ def test_values_match_scrapys_collector() -> None:
     ours = _exercise(StatsCollector(get_crawler()))
     assert ours == _exercise(MemoryStatsCollector(get_crawler()))
     assert ours == {"pages": 5, "bytes": 110, "reason": "finished", "peak": 7, "low": 1, "legacy": 1}
+
+
+def test_the_deprecated_argument_is_accepted_without_a_warning() -> None:
+    stats = StatsCollector(get_crawler())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stats.inc_value("pages", spider=None)
+        stats.inc_value("pages")
+    assert stats.get_value("pages") == 2
 
 
 def test_stats_are_kept_per_spider_after_close() -> None:

@@ -52,7 +52,7 @@ def letter_counts(text: str) -> tuple[int, int]:
     if len(text) < _TABLE_FROM:
         # Counted as the lengths of runs: a third fewer match objects than one per letter.
         return sum(map(len, _HANGUL.findall(text))), sum(map(len, _LATIN.findall(text)))
-    units = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
+    units = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype="<u2")
     counts = np.bincount(_TABLE[units], minlength=3)
     return int(counts[1]), int(counts[2])
 
