@@ -8,6 +8,7 @@ every child this process ever had, which is what ``RUSAGE_CHILDREN`` gives).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -238,7 +239,7 @@ class Crawl:
     def responses(self) -> int:
         return int(self.run["responses"])
 
-    @property
+    @functools.cached_property
     def scrapy_seconds(self) -> float:
         """The crawl's duration by Scrapy's own stopwatch (``elapsed_time_seconds``: its start time to the
         spider's close), the one the bare spider is timed by."""
