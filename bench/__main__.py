@@ -297,6 +297,12 @@ def details(results: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
             f"{_pct(r.get('crawl_server_cpu_share_bare'))} (bare) / "
             f"{_pct(r.get('crawl_server_cpu_share_full'))} (full)"
         )
+        if r.get("crawl_steal_share_full") is not None:
+            steal = ", ".join(f"{_pct(b)}/{_pct(f)}" for b, f in r["crawl_steal_share_per_round"])
+            out.append(
+                f"crawl: the hypervisor's steal (CPU given to other guests, share of all cores), bare/full "
+                f"per round: {steal}"
+            )
         out.append(
             f"crawl rates by Scrapy's stopwatch for both spiders; the crawler's end of crawl (WARC drain, "
             f"summary, monitors) took {r['crawl_full_end_s']:.2f} s more before its commit: counted, the "

@@ -51,6 +51,7 @@ def bare_crawl(
         "cpu_ms_per_page": 1000 * proc.cpu_s / pages,
         "peak_rss_mib": proc.peak_rss_mib,
         "server_cpu_share": (after - before) / seconds if before is not None and after is not None else None,
+        "steal_share": proc.steal_share,
         "response_bytes": int(stats.get("downloader/response_bytes", 0)),
         "settings": stats.get("bench/settings"),
     }
@@ -71,6 +72,7 @@ def full_crawl(url: str, root: Path, timeout: float) -> dict[str, Any]:
         "cpu_ms_per_page": 1000 * crawl.proc.cpu_s / crawl.responses,
         "peak_rss_mib": crawl.proc.peak_rss_mib,
         "server_cpu_share": crawl.server_cpu_s / seconds if crawl.server_cpu_s is not None else None,
+        "steal_share": crawl.proc.steal_share,
         "response_bytes": int(crawl.run.get("response_bytes") or 0),
         "posts": int(crawl.run.get("posts") or 0),
     }
@@ -141,6 +143,13 @@ def run(posts: int, rounds: int, timeout: float = 1800.0, warm_up: bool = True) 
         "crawl_full_peak_rss_mib": med(full, "peak_rss_mib"),
         "crawl_server_cpu_share_bare": med(bare, "server_cpu_share"),
         "crawl_server_cpu_share_full": med(full, "server_cpu_share"),
+        # What the hypervisor gave other guests during each crawl, as a share of the machine's CPUs: the
+        # crawler needs both cores and the bare spider one, so steal costs the crawler first.
+        "crawl_steal_share_bare": med(bare, "steal_share"),
+        "crawl_steal_share_full": med(full, "steal_share"),
+        "crawl_steal_share_per_round": [
+            [b.get("steal_share"), f.get("steal_share")] for b, f in zip(bare, full, strict=True)
+        ],
         "crawl_bare_settings": bare[0]["settings"],
         "crawl_rounds": rounds,
         "crawl_posts": posts_used,

@@ -59,6 +59,14 @@ class ProcResult:
     cpu_s: float  # user + system
     stdout: str
     stderr: str
+    steal_s: float | None = None  # CPU time the hypervisor gave other guests meanwhile (all cores)
+
+    @property
+    def steal_share(self) -> float | None:
+        """``steal_s`` as a share of all the machine's CPUs over the run (``/proc/stat`` counts them all)."""
+        if self.steal_s is None or self.wall_s <= 0:
+            return None
+        return self.steal_s / (self.wall_s * (os.cpu_count() or 1))
 
     @property
     def peak_rss_mib(self) -> float:
@@ -72,6 +80,7 @@ class ProcResult:
 def run_child(command: Sequence[str], *, timeout: float = 1800.0, cwd: Path = REPO) -> ProcResult:
     """Run ``command`` to its end; output goes to files (a pipe nobody reads would block a crawl)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        steal_before = steal_seconds()
         started = time.perf_counter()
         proc = subprocess.Popen(list(command), cwd=cwd, env=child_env(), stdout=out, stderr=err)
         deadline = started + timeout
@@ -87,6 +96,8 @@ def run_child(command: Sequence[str], *, timeout: float = 1800.0, cwd: Path = RE
                 break
             time.sleep(0.01)
         wall = time.perf_counter() - started
+        steal_after = steal_seconds()
+        stolen = steal_after - steal_before if steal_before is not None and steal_after is not None else None
         proc.returncode = os.waitstatus_to_exitcode(status) if status is not None else -9  # reaped here
         out.seek(0)
         err.seek(0)
@@ -98,7 +109,21 @@ def run_child(command: Sequence[str], *, timeout: float = 1800.0, cwd: Path = RE
             cpu_s=usage.ru_utime + usage.ru_stime,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
+            steal_s=stolen,
         )
+
+
+def steal_seconds() -> float | None:
+    """The machine's steal time so far, all CPUs (``/proc/stat``; Linux guests): time its virtual CPUs
+    were ready to run but the hypervisor ran another guest. None where the kernel does not say."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()
+    except OSError:
+        return None
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
 
 
 def python_module(module: str, *args: str) -> list[str]:

@@ -46,6 +46,9 @@ def test_bench_smoke(tmp_path: Path) -> None:
     # both spiders are timed by Scrapy's stopwatch; the crawler's end of crawl comes after it
     assert results["crawl_full_end_s"] >= 0
     assert 0 < results["crawl_ratio_run_duration"] <= results["crawl_ratio"]
+    # the machine's steal time during each crawl, read from /proc/stat (Linux), as a share of its CPUs
+    for share in (results["crawl_steal_share_bare"], results["crawl_steal_share_full"]):
+        assert 0 <= share <= 1, share
     assert results["storage_crawls"] == 2 and results["storage_demo_days"] == 2
     assert results["rss_sizes_used"] == [20, 60]
 
