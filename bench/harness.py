@@ -276,10 +276,15 @@ class Crawl:
         return self.responses / self.scrapy_seconds
 
     @property
+    def run_seconds(self) -> float:
+        """``runs.duration_s``: Scrapy's start time to the run row, after the close."""
+        return float(self.run["duration_s"])
+
+    @property
     def end_seconds(self) -> float:
-        """From Scrapy's close to the run row (``runs.duration_s`` minus ``scrapy_seconds``): the WARC
-        writer's last records and the snapshot's summary and monitors, before the commit."""
-        return float(self.run["duration_s"]) - self.scrapy_seconds
+        """From Scrapy's close to the run row (``run_seconds`` minus ``scrapy_seconds``): the WARC writer's
+        last records and the snapshot's summary and monitors, before the commit."""
+        return self.run_seconds - self.scrapy_seconds
 
     @property
     def wall_pages_per_s(self) -> float:
